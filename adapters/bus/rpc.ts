@@ -1,0 +1,70 @@
+/**
+ * Request/reply over any Bus: the route needs to know whether a push reached a live connection.
+ * Each node subscribes once to its own reply channel; requests carry `replyTo` and a correlation id.
+ */
+import { randomUUID } from 'node:crypto'
+import { replyChannel, type Bus, type BusMessage, type Unsubscribe } from './index.ts'
+
+interface Pending {
+  replies: BusMessage[]
+  expected: number
+  resolve: (replies: BusMessage[]) => void
+  timer: NodeJS.Timeout
+}
+
+export class BusRpc {
+  private readonly pending = new Map<string, Pending>()
+  private unsubscribe: Unsubscribe | undefined
+  private seq = 0
+  readonly nodeId: string
+
+  constructor(private readonly bus: Bus, nodeId = randomUUID()) {
+    this.nodeId = nodeId
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.bus.subscribe(replyChannel(this.nodeId), (m) => {
+      const p = this.pending.get(m.corr as string)
+      if (!p) return // a late reply after its timeout
+      p.replies.push(m)
+      if (p.replies.length >= p.expected) this.finish(m.corr as string)
+    })
+  }
+
+  private finish(corr: string): void {
+    const p = this.pending.get(corr)
+    if (!p) return
+    this.pending.delete(corr)
+    clearTimeout(p.timer)
+    p.resolve(p.replies)
+  }
+
+  /**
+   * Publishes `message` on `channel` and collects up to `expected` replies, resolving early when
+   * all arrived or with what came when `timeoutMs` passes.
+   */
+  request(channel: string, message: BusMessage, expected: number, timeoutMs: number): Promise<BusMessage[]> {
+    const corr = `${this.nodeId}:${++this.seq}`
+    return new Promise((resolve, reject) => {
+      if (expected <= 0) return resolve([])
+      const timer = setTimeout(() => this.finish(corr), timeoutMs)
+      this.pending.set(corr, { replies: [], expected, resolve, timer })
+      this.bus.publish(channel, { ...message, corr, replyTo: replyChannel(this.nodeId) }).catch((err) => {
+        this.pending.delete(corr)
+        clearTimeout(timer)
+        reject(err)
+      })
+    })
+  }
+
+  /** Answers a request received on some channel (the broker side). */
+  reply(request: BusMessage, answer: BusMessage): Promise<void> {
+    if (typeof request.replyTo !== 'string') return Promise.resolve()
+    return this.bus.publish(request.replyTo, { ...answer, corr: request.corr })
+  }
+
+  async close(): Promise<void> {
+    for (const corr of [...this.pending.keys()]) this.finish(corr)
+    await this.unsubscribe?.()
+  }
+}

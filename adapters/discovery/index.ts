@@ -1,0 +1,32 @@
+/** Live brokers. Brokers register themselves; routes read the list to pick one at login. */
+export interface BrokerInfo {
+  /** Stable node id, unique in the cluster. */
+  id: string
+  /** Address clients connect to. Never a loopback alias by accident (see config.advertiseHost). */
+  host: string
+  cimPort: number
+  httpPort: number
+  mqttPort: number
+  wsPort: number
+  /** Live connections (CIM + MQTT), refreshed by the broker every few seconds. */
+  connections: number
+  /** A draining broker takes no new logins. */
+  draining: boolean
+  startedAt: number
+}
+
+/** One broker's entry, held by that broker. */
+export interface Registration {
+  update(patch: Partial<Pick<BrokerInfo, 'connections' | 'draining'>>): Promise<void>
+  /** Removes the entry; the broker calls it first on shutdown. */
+  deregister(): Promise<void>
+}
+
+export interface Discovery {
+  register(info: BrokerInfo): Promise<Registration>
+  /** The live brokers as last seen (a cached snapshot; never blocks). */
+  brokers(): BrokerInfo[]
+  /** Calls `listener` with the new list whenever it changes. Returns an unsubscribe function. */
+  onChange(listener: (brokers: BrokerInfo[]) => void): () => void
+  close(): Promise<void>
+}

@@ -1,0 +1,7 @@
+import { runDiscoveryContract } from './contract.ts'
+import { MemoryDiscovery } from './memory.ts'
+
+runDiscoveryContract('memory', async () => {
+  const d = new MemoryDiscovery()
+  return [d, d]
+})

@@ -1,0 +1,4 @@
+import { runPresenceContract } from './contract.ts'
+import { MemoryPresence } from './memory.ts'
+
+runPresenceContract('memory', async () => new MemoryPresence())
