@@ -18,7 +18,7 @@ export class BusRpc {
   private seq = 0
   readonly nodeId: string
 
-  constructor(private readonly bus: Bus, nodeId = randomUUID()) {
+  constructor(private readonly bus: Bus, nodeId: string = randomUUID()) {
     this.nodeId = nodeId
   }
 
