@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine with Node and npm:
+# the npm dependencies, and redis-server + ZooKeeper (Debian packages) for the distributed
+# adapters' tests. The test harness starts its own servers on free ports in a temp dir; the
+# system services are never used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -f /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  # Debian starts the packaged services; the tests run their own instances instead.
+  ($SUDO systemctl stop redis-server zookeeper 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true) >/dev/null 2>&1
+fi
+
+npm ci --no-audit --no-fund

@@ -1,0 +1,51 @@
+/**
+ * Starts what `cim start` starts — route + one broker over memory adapters — on free ports, in
+ * this process, for end-to-end tests with real sockets.
+ */
+import pino from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { resolveConfig, type Config } from '../../config.ts'
+import { createMemoryAdapters, type Adapters } from '../../adapters/index.ts'
+import { createBroker } from '../../broker/index.ts'
+import { buildApp } from '../../route/app.ts'
+import type { Broker, BrokerPorts } from '../../broker/types.ts'
+
+export interface AllInOne {
+  config: Config
+  adapters: Adapters
+  broker: Broker
+  app: FastifyInstance
+  ports: BrokerPorts
+  routeUrl: string
+  close(): Promise<void>
+}
+
+export const silentLogger = pino({ level: process.env.CIM_TEST_LOG ?? 'silent' })
+
+/** Test configuration: free ports, loopback, quiet logs, no environment leaking in. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return resolveConfig({
+    host: '127.0.0.1', advertiseHost: '127.0.0.1',
+    routePort: 0, cimPort: 0, brokerHttpPort: 0, mqttPort: 0, wsPort: 0,
+    logLevel: 'silent', ...overrides,
+  }, {})
+}
+
+export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters({ inboxMaxPerUser: overrides.inboxMaxPerUser })): Promise<AllInOne> {
+  const config = testConfig(overrides)
+  const broker = createBroker({ config, adapters, logger: silentLogger })
+  const ports = await broker.listen()
+  const app = await buildApp({ config, adapters, logger: silentLogger })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return {
+    config, adapters, broker, app, ports,
+    routeUrl: `http://127.0.0.1:${port}`,
+    async close() {
+      await broker.close()
+      await app.close()
+      await adapters.close()
+    },
+  }
+}
