@@ -40,12 +40,17 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   const inbox = new MemoryInbox({ maxPerUser: opts.inboxMaxPerUser ?? 1000 })
   // One in-process mq and persistence shared by every aedes instance of this process, so several
   // brokers built in one process (tests) see each other's retained messages and publishes.
+  // aedes closes its mq when it closes; the shared one must outlive any single broker, so each
+  // broker gets a view whose close() does nothing and adapters.close() ends the real one.
   const backend = memoryMqttBackend()
+  const mq = backend.mq as { close(cb?: () => void): void }
+  const sharedMq = Object.create(mq, { close: { value: (cb?: () => void) => cb?.() } })
   return {
     accounts, presence, discovery, bus, inbox,
-    mqtt: () => backend,
+    mqtt: () => ({ mq: sharedMq, persistence: backend.persistence }),
     async close() {
       await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close()])
+      await new Promise<void>((resolve) => mq.close(() => resolve()))
     },
   }
 }

@@ -1,0 +1,125 @@
+/**
+ * The broker's AuthHooks (shared with CIM TCP) mapped onto aedes' handler signatures, plus the
+ * MQTT 3.1.1 rules aedes 1.2 does not enforce itself.
+ */
+import type { Socket } from 'node:net'
+import type { AedesOptions, AuthenticateError, Client } from 'aedes'
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
+import type { AuthHooks } from '../auth.ts'
+import { isServerTopic, isUsableDeviceId } from './subscriptions.ts'
+
+/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
+export const ConnackCode = {
+  IDENTIFIER_REJECTED: 2,
+  SERVER_UNAVAILABLE: 3,
+  BAD_USERNAME_OR_PASSWORD: 4,
+  NOT_AUTHORIZED: 5,
+} as const
+
+export interface AedesAuthOptions {
+  auth: AuthHooks
+  config: Pick<Config, 'devicePushTopic' | 'broadcastTopic'>
+  logger: Logger
+}
+
+export type AedesAuthHandlers = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>
+
+// aedes' default authorizePublish refuses client publishes under $SYS/ (moscajs/aedes#597);
+// replacing the hook must keep that rule.
+const SYS_PREFIX = '$SYS/'
+
+function connackError(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError
+}
+
+export function remoteAddressOf(client: Client): string | undefined {
+  // TCP clients' conn is the socket; WebSocket clients' conn is a stream over it, with the
+  // upgrade request passed to aedes.handle as client.req.
+  return (client.conn as Partial<Socket>).remoteAddress ?? client.req?.socket?.remoteAddress
+}
+
+/**
+ * Builds aedes' preConnect / authenticate / authorizePublish / authorizeSubscribe.
+ * - CONNECT refused by the hook → CONNACK 4 when credentials were sent, else 5; a hook that throws
+ *   (accounts store down) → CONNACK 3 "server unavailable", so clients retry rather than give up.
+ * - Empty client id with clean-session off → CONNACK 2 ([MQTT-3.1.3-8]; aedes 1.2 accepts it and
+ *   invents an id, leaving a persistent session nobody can resume). Same for 3.1 clients, whose
+ *   spec requires 1–23 characters, and for ids containing `+`/`#` (see isUsableDeviceId).
+ * - PUBLISH refused → error: aedes closes the connection ([MQTT-3.3.5-2], 3.1.1 has no negative PUBACK).
+ * - SUBSCRIBE refused → granted 0x80 in SUBACK ([MQTT-3.9.3]), the connection stays.
+ * - The device's server-owned topics (own push topic, broadcast) are always allowed to subscribe:
+ *   aedes re-authorises stored subscriptions when a persistent session resumes, and those include
+ *   the server-side ones.
+ */
+export function aedesAuthHandlers({ auth, config, logger }: AedesAuthOptions): AedesAuthHandlers {
+  // Verdicts taken in preConnect, where the CONNECT packet is visible, and reported as a CONNACK
+  // code from authenticate (preConnect can only drop the connection without a CONNACK).
+  const rejectedIds = new WeakMap<Client, string>()
+
+  return {
+    preConnect(client, packet, callback) {
+      const id = packet.clientId ?? ''
+      if (id === '' && (packet.clean === false || packet.protocolVersion === 3)) {
+        rejectedIds.set(client, 'an empty client id requires clean session (MQTT 3.1.1 §3.1.3.1)')
+      } else if (!isUsableDeviceId(id)) {
+        rejectedIds.set(client, 'a client id may not contain + or #')
+      }
+      callback(null, true)
+    },
+
+    authenticate(client, username, password, done) {
+      const remoteAddress = remoteAddressOf(client)
+      const rejected = rejectedIds.get(client)
+      if (rejected) {
+        logger.info({ clientId: client.id, remoteAddress, reason: rejected }, 'mqtt connect refused')
+        return done(connackError(ConnackCode.IDENTIFIER_REJECTED, rejected), false)
+      }
+      auth.authenticateDevice({ clientId: client.id, username, password, remoteAddress }).then(
+        (decision) => {
+          if (decision === true) return done(null, true)
+          logger.info({ clientId: client.id, remoteAddress, reason: decision }, 'mqtt connect refused')
+          const code = username !== undefined || password !== undefined ? ConnackCode.BAD_USERNAME_OR_PASSWORD : ConnackCode.NOT_AUTHORIZED
+          done(connackError(code, decision), false)
+        },
+        (err: unknown) => {
+          logger.error({ err, clientId: client.id }, 'mqtt authenticateDevice failed')
+          done(connackError(ConnackCode.SERVER_UNAVAILABLE, 'authentication unavailable'), false)
+        },
+      )
+    },
+
+    authorizePublish(client, packet, callback) {
+      // client is null only for a will left by a client of a broker that died; it was the
+      // client's own CONNECT that stored it, so there is nobody left to ask.
+      if (!client) return callback(null)
+      if (packet.topic.startsWith(SYS_PREFIX)) return callback(new Error(`${SYS_PREFIX} topics are reserved`))
+      auth.authorizePublish(client.id, packet.topic).then(
+        (decision) => {
+          if (decision === true) return callback(null)
+          logger.info({ clientId: client.id, topic: packet.topic, reason: decision }, 'mqtt publish refused')
+          callback(new Error(decision))
+        },
+        (err: unknown) => {
+          logger.error({ err, clientId: client.id, topic: packet.topic }, 'mqtt authorizePublish failed')
+          callback(err instanceof Error ? err : new Error(String(err)))
+        },
+      )
+    },
+
+    authorizeSubscribe(client, sub, callback) {
+      if (isServerTopic(config, client.id, sub.topic)) return callback(null, sub)
+      auth.authorizeSubscribe(client.id, sub.topic).then(
+        (decision) => {
+          if (decision === true) return callback(null, sub)
+          logger.info({ clientId: client.id, topic: sub.topic, reason: decision }, 'mqtt subscribe refused')
+          callback(null, null)
+        },
+        (err: unknown) => {
+          logger.error({ err, clientId: client.id, topic: sub.topic }, 'mqtt authorizeSubscribe failed')
+          callback(null, null)
+        },
+      )
+    },
+  }
+}

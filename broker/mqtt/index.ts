@@ -1,0 +1,141 @@
+/**
+ * The broker's MQTT node: aedes 1.2 (MQTT 3.1/3.1.1) on the cluster's mq + persistence, listening
+ * on TCP and WebSocket, with the shared auth hooks, server-side device subscriptions, device
+ * presence and the uplink relay.
+ */
+import type { EventEmitter } from 'node:events'
+import { Aedes, type AedesPublishPacket, type Client } from 'aedes'
+import type { MqttNode, MqttNodeDeps, MqttPublish } from '../types.ts'
+import { aedesAuthHandlers } from './auth.ts'
+import { DeviceConnections } from './devices.ts'
+import { MqttListeners } from './listeners.ts'
+import { subscribeServerSide } from './subscriptions.ts'
+import { createUplinkHandler } from './uplink.ts'
+
+/** How long close() waits for aedes to disconnect its clients and close its mq. */
+const CLOSE_TIMEOUT_MS = 5_000
+
+/** Builds an unstarted MQTT node; listen() creates aedes and binds both ports. */
+export function createMqttNode(deps: MqttNodeDeps): MqttNode {
+  const { config } = deps
+  const logger = deps.logger.child({ component: 'mqtt' })
+  const devices = new DeviceConnections({
+    presence: deps.adapters.presence.devices,
+    brokerId: deps.brokerId,
+    ttlMs: config.presenceTtlMs,
+    logger,
+  })
+  let aedes: Aedes | undefined
+  let starting: Promise<Aedes> | undefined
+  let closing: Promise<void> | undefined
+  const listeners = new MqttListeners((stream, req) => {
+    if (aedes && !aedes.closed) aedes.handle(stream, req)
+    else stream.destroy()
+  }, logger)
+
+  async function start(): Promise<Aedes> {
+    const { mq, persistence } = deps.adapters.mqtt()
+    const broker = await Aedes.createBroker({
+      id: deps.brokerId,
+      mq,
+      persistence,
+      ...aedesAuthHandlers({ auth: deps.auth, config, logger }),
+    })
+    wire(broker)
+    return broker
+  }
+
+  function wire(broker: Aedes): void {
+    const relay = createUplinkHandler({ prefix: config.uplinkPrefix, uplink: deps.uplink, logger })
+
+    // 'clientReady' fires after CONNACK and after the offline queue was flushed. Subscribe first,
+    // claim presence second: whoever finds the device in presence can push to it at once.
+    broker.on('clientReady', (client: Client) => {
+      devices.add(client)
+      subscribeServerSide(client, config).then(
+        () => devices.claim(client),
+        (err: unknown) => logger.error({ err, clientId: client.id }, 'mqtt server-side subscribe failed'),
+      )
+    })
+    broker.on('clientDisconnect', (client: Client) => devices.remove(client))
+    broker.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
+      // client is null for the server's own publishes ($SYS, backend pushes): never uplink.
+      if (client) relay(client.id, packet)
+    })
+    broker.on('clientError', (client: Client, err: Error) => {
+      logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error')
+    })
+    broker.on('connectionError', (_client: Client, err: Error) => {
+      logger.debug({ err: err.message }, 'mqtt connection error')
+    })
+    broker.on('keepaliveTimeout', (client: Client) => logger.debug({ clientId: client.id }, 'mqtt keepalive timeout'))
+    // Persistence / mq failures surface as 'error' on aedes; unhandled, they would kill the process.
+    // (aedes' typings omit the 'error' event, hence the EventEmitter view.)
+    ;(broker as unknown as EventEmitter).on('error', (err: Error) => logger.error({ err }, 'mqtt broker error'))
+  }
+
+  return {
+    async listen() {
+      if (closing) throw new Error('MQTT node is closed')
+      starting ??= start()
+      aedes = await starting
+      if (closing) throw new Error('MQTT node is closed')
+      return listeners.listen({ host: config.host, mqttPort: config.mqttPort, wsPort: config.wsPort })
+    },
+
+    async stopAccepting() {
+      listeners.stopAccepting()
+    },
+
+    close() {
+      closing ??= (async () => {
+        listeners.stopAccepting()
+        // A listen() still creating aedes must finish first, or its broker would outlive close().
+        const broker = starting ? await starting.catch(() => undefined) : undefined
+        if (broker) {
+          // aedes.close() disconnects every registered client (their wills fire as for a crash:
+          // they did not send DISCONNECT), then closes the mq.
+          const done = new Promise<void>((resolve) => broker.close(() => resolve()))
+          await withTimeout(done, CLOSE_TIMEOUT_MS, () => logger.warn('mqtt close timed out; forcing sockets shut'))
+        }
+        await listeners.close()
+        await withTimeout(devices.settle(), CLOSE_TIMEOUT_MS, () => logger.warn('mqtt presence release timed out'))
+      })()
+      return closing
+    },
+
+    publish(msg: MqttPublish) {
+      const broker = aedes
+      if (!broker || broker.closed) return Promise.reject(new Error('MQTT node is not listening'))
+      return new Promise<void>((resolve, reject) => {
+        broker.publish(
+          { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain, dup: false },
+          (err) => (err ? reject(err) : resolve()),
+        )
+      })
+    },
+
+    connectedCount() {
+      return aedes?.connectedClients ?? 0
+    },
+
+    deviceIds() {
+      return devices.ids()
+    },
+  }
+}
+
+async function withTimeout(p: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout()
+      resolve()
+    }, ms)
+  })
+  try {
+    await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
