@@ -44,7 +44,13 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   // broker gets a view whose close() does nothing and adapters.close() ends the real one.
   const backend = memoryMqttBackend()
   const mq = backend.mq as { close(cb?: () => void): void }
-  const sharedMq = Object.create(mq, { close: { value: (cb?: () => void) => cb?.() } })
+  const sharedMq = new Proxy(mq, {
+    get(target, prop) {
+      if (prop === 'close') return (cb?: () => void) => cb?.()
+      const v = Reflect.get(target, prop) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
   return {
     accounts, presence, discovery, bus, inbox,
     mqtt: () => ({ mq: sharedMq, persistence: backend.persistence }),
