@@ -1,0 +1,332 @@
+/**
+ * CimClient against PROTOCOL DOUBLES: a tiny TCP server written with proto/codec.ts that speaks
+ * the CIM wire (DESIGN.md), and a tiny HTTP server answering the route's CIM-compatible endpoints.
+ * They stand in for the real broker and route so the client's wire behaviour is checked on its
+ * own; the end-to-end tests with the real broker and route live in test/.
+ */
+import http from 'node:http'
+import net from 'node:net'
+import { PassThrough } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BaseCommand, FrameDecoder, decodeRequest, encodeResponse, type RequestFrame, type ResponseInit } from '../proto/codec.ts'
+import { CimClient, CimLoginError, CimRouteError, type CimMessage } from './index.ts'
+import { runConsoleClient } from './console.ts'
+
+const USER_ID = 1_700_000_000_001
+
+async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 3_000): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = check()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Protocol double of a broker: records client frames, lets the test answer per session. */
+class FakeBroker {
+  readonly sessions: FakeSession[] = []
+  readonly server = net.createServer({ noDelay: true }, (s) => this.sessions.push(new FakeSession(s, this.onLogin)))
+  port = 0
+
+  constructor(private readonly onLogin: (s: FakeSession, login: RequestFrame) => void) {}
+
+  async listen(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    this.port = (this.server.address() as net.AddressInfo).port
+    return this
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sessions) s.socket.destroy()
+    return new Promise((r) => this.server.close(() => r()))
+  }
+}
+
+class FakeSession {
+  readonly frames: RequestFrame[] = []
+  /** When set, pings go unanswered (a half-open connection as the client sees it). */
+  mute = false
+  private readonly decoder = new FrameDecoder()
+
+  constructor(readonly socket: net.Socket, onLogin: (s: FakeSession, login: RequestFrame) => void) {
+    socket.on('error', () => {})
+    socket.on('data', (chunk) => this.decoder.push(chunk, (body) => {
+      const f = decodeRequest(body)
+      this.frames.push(f)
+      if (this.frames.length === 1) onLogin(this, f)
+      // Upstream pong: {resMsg: "pong", cmd: PING}.
+      else if (f.cmd === BaseCommand.PING && !this.mute) this.send({ resMsg: 'pong', cmd: BaseCommand.PING })
+    }))
+  }
+
+  send(m: ResponseInit): void {
+    this.socket.write(encodeResponse(m))
+  }
+
+  loginReply(code = '9000', reason = 'ok'): void {
+    this.send({ cmd: BaseCommand.LOGIN_REPLY, resMsg: reason, properties: { code, brokerId: 'fake-1', heartbeatSeconds: '10' } })
+  }
+
+  acks(): number[] {
+    return this.frames.filter((f) => f.cmd === BaseCommand.ACK).map((f) => f.requestId)
+  }
+}
+
+function push(text: string, extra: Record<string, string> = {}): ResponseInit {
+  return {
+    resMsg: text, responseId: USER_ID, cmd: BaseCommand.MESSAGE,
+    properties: { sendUserId: '42', sendUserName: 'bob', receiveUserId: String(USER_ID), ...extra },
+  }
+}
+
+/** Protocol double of the route's CIM-compatible endpoints: `{code, message, reqNo, dataBody}`. */
+class FakeRoute {
+  readonly calls: Array<{ path: string; body: any }> = []
+  loginAnswer: () => { code: string; message?: string } = () => ({ code: '9000' })
+  readonly server = http.createServer((req, res) => {
+    let raw = ''
+    req.on('data', (c) => { raw += c })
+    req.on('end', () => {
+      const body = raw ? JSON.parse(raw) : undefined
+      this.calls.push({ path: req.url ?? '', body })
+      let out: { code: string; message?: string; dataBody?: unknown } = { code: '9000', message: 'success' }
+      if (req.url === '/registerAccount') out.dataBody = { userId: USER_ID, userName: body.userName }
+      if (req.url === '/login') {
+        out = this.loginAnswer()
+        if (out.code === '9000') out.dataBody = { ip: '127.0.0.1', cimServerPort: this.brokerPort, httpPort: 8081 }
+      }
+      if (req.url === '/onlineUser') out.dataBody = [{ userId: USER_ID, userName: 'alice' }, { userId: 42, userName: 'bob' }]
+      if (req.url === '/p2pRoute' && body.receiveUserId === 7) out = { code: '7000', message: 'offline' }
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ reqNo: null, message: 'success', dataBody: null, ...out }))
+    })
+  })
+  url = ''
+
+  constructor(private readonly brokerPort: number) {}
+
+  async listen(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    this.url = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`
+    return this
+  }
+
+  count(path: string): number {
+    return this.calls.filter((c) => c.path === path).length
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections()
+    return new Promise((r) => this.server.close(() => r()))
+  }
+}
+
+let cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c()
+  cleanups = []
+})
+
+async function setup(onLogin: (s: FakeSession, login: RequestFrame) => void = (s) => s.loginReply()) {
+  const broker = await new FakeBroker(onLogin).listen()
+  const route = await new FakeRoute(broker.port).listen()
+  cleanups.push(() => broker.close(), () => route.close())
+  return { broker, route }
+}
+
+function client(routeUrl: string, over: Partial<ConstructorParameters<typeof CimClient>[0]> = {}) {
+  const messages: CimMessage[] = []
+  const c = new CimClient({ routeUrl, userName: 'alice', onMessage: (m) => messages.push(m), reconnect: { minMs: 20, maxMs: 50 }, ...over })
+  cleanups.push(() => c.close())
+  return { c, messages }
+}
+
+describe('CimClient over the wire (protocol doubles)', () => {
+  it('registers, logs in with proto=2, acks cumulatively, drops duplicates, orders by seq and pings when idle', async () => {
+    const { broker, route } = await setup()
+    const { c, messages } = client(route.url, { heartbeatMs: 150 })
+    const connected: unknown[] = []
+    c.on('connected', (i) => connected.push(i))
+    await c.connect()
+
+    expect(route.calls.map((x) => x.path)).toEqual(['/registerAccount', '/login'])
+    expect(route.calls[1].body).toEqual({ userId: USER_ID, userName: 'alice' })
+    const s = broker.sessions[0]
+    // Login frame: no cmd (LOGIN_REQUEST = 0), reqMsg userName, requestId userId, proto=2.
+    expect(s.frames[0]).toMatchObject({ cmd: BaseCommand.LOGIN_REQUEST, reqMsg: 'alice', requestId: USER_ID, properties: { proto: '2' } })
+    expect(connected).toEqual([expect.objectContaining({ brokerId: 'fake-1', userId: USER_ID, cimServerPort: broker.port, reconnect: false })])
+    expect(c.userId).toBe(USER_ID)
+
+    // seq 1, a redelivery of seq 1, seq 3 (gap), then seq 2 — written as one buffer cut mid-frame.
+    const bytes = Buffer.concat([
+      encodeResponse(push('one', { msgId: 'm1', seq: '1' })),
+      encodeResponse(push('one', { msgId: 'm1', seq: '1' })),
+      encodeResponse(push('three', { msgId: 'm3', seq: '3' })),
+      encodeResponse(push('two', { msgId: 'm2', seq: '2', ts: '1700000000000' })),
+    ])
+    s.socket.write(bytes.subarray(0, 7))
+    await new Promise((r) => setTimeout(r, 20))
+    s.socket.write(bytes.subarray(7))
+
+    await until(() => messages.length === 3, 'three messages')
+    expect(messages.map((m) => [m.text, m.seq, m.sendUserName, m.sendUserId, m.offline])).toEqual([
+      ['one', 1, 'bob', 42, false], ['two', 2, 'bob', 42, false], ['three', 3, 'bob', 42, false],
+    ])
+    expect(messages[1]).toMatchObject({ msgId: 'm2', ts: 1700000000000, receiveUserId: USER_ID })
+    await until(() => s.acks().at(-1) === 3, 'ACK 3')
+    // Acks only ever advance and never pass a gap.
+    expect(s.acks().every((a, i, all) => i === 0 || a >= all[i - 1])).toBe(true)
+
+    // Write-idle heartbeat: upstream's ping packet.
+    const ping = await until(() => s.frames.find((f) => f.cmd === BaseCommand.PING), 'a PING')
+    expect(ping).toMatchObject({ reqMsg: 'ping', requestId: USER_ID })
+  })
+
+  it('re-acks a redelivery so the broker can drop what the client already has', async () => {
+    const { broker, route } = await setup()
+    const { c, messages } = client(route.url, { userId: USER_ID })
+    await c.connect()
+    const s = broker.sessions[0]
+    s.send(push('a', { msgId: 'x1', seq: '9' }))
+    await until(() => s.acks().length === 1, 'first ACK')
+    s.send(push('a', { msgId: 'x1', seq: '9' }))
+    await until(() => s.acks().length === 2, 'second ACK')
+    expect(s.acks()).toEqual([9, 9])
+    expect(messages).toHaveLength(1)
+    expect(route.count('/registerAccount')).toBe(0)
+  })
+
+  it('skips a seq gap that never fills after the reorder window, and acks past it', async () => {
+    const { broker, route } = await setup()
+    const { c, messages } = client(route.url, { userId: USER_ID, reorderWindowMs: 50 })
+    await c.connect()
+    const s = broker.sessions[0]
+    s.send(push('one', { msgId: 'g1', seq: '1' }))
+    s.send(push('three', { msgId: 'g3', seq: '3' }))
+    await until(() => messages.length === 1 && s.acks().includes(1), 'first message and ACK 1')
+    await until(() => messages.length === 2, 'released after the window')
+    expect(messages.map((m) => m.text)).toEqual(['one', 'three'])
+    await until(() => s.acks().at(-1) === 3, 'ACK 3')
+  })
+
+  it('drops a connection that stops answering pings and logs in again', async () => {
+    const { broker, route } = await setup((s) => { s.mute = true; s.loginReply() })
+    const { c } = client(route.url, { userId: USER_ID, heartbeatMs: 40, readTimeoutMs: 150 })
+    const reasons: string[] = []
+    c.on('disconnected', (d) => reasons.push(d.reason))
+    await c.connect()
+    await until(() => broker.sessions.length === 2, 'second session')
+    expect(reasons[0]).toMatch(/Nothing read for 150 ms/)
+    expect(route.count('/login')).toBeGreaterThanOrEqual(2)
+  })
+
+  it('rejects connect() with the LOGIN_REPLY code', async () => {
+    const { route } = await setup((s) => s.loginReply('CIM_UNAUTHORIZED', 'bad token'))
+    const { c } = client(route.url, { token: 'nope' })
+    const err = await c.connect().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CimLoginError)
+    expect(err).toMatchObject({ code: 'CIM_UNAUTHORIZED' })
+    expect(c.state).toBe('idle')
+  })
+
+  it('rejects connect() with the route code (5000 repeat login)', async () => {
+    const { route } = await setup()
+    route.loginAnswer = () => ({ code: '5000', message: 'repeat login' })
+    const { c } = client(route.url)
+    const err = await c.connect().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CimRouteError)
+    expect(err).toMatchObject({ code: '5000' })
+  })
+
+  it('with proto2:false, speaks plain upstream: no reply awaited, offline batches, no ACK', async () => {
+    const { broker, route } = await setup(() => {}) // upstream servers send no login reply
+    const { c, messages } = client(route.url, { proto2: false, userId: USER_ID })
+    await c.connect()
+    const s = await until(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 'login frame')
+    expect(s.frames[0].properties).toEqual({})
+    s.send({ cmd: BaseCommand.OFFLINE, batchResMsg: ['first', 'second'], properties: { sendUserName: 'bob', receiveUserId: String(USER_ID) } })
+    s.send(push('live', { seq: '5' }))
+    await until(() => messages.length === 3, 'three messages')
+    expect(messages.map((m) => [m.text, m.offline])).toEqual([['first', true], ['second', true], ['live', false]])
+    await new Promise((r) => setTimeout(r, 50))
+    expect(s.acks()).toEqual([])
+  })
+
+  it('reconnects through the route after the broker drops the connection', async () => {
+    const { broker, route } = await setup()
+    const { c } = client(route.url, { userId: USER_ID })
+    const events: string[] = []
+    c.on('disconnected', (d) => events.push(`disconnected:${d.willReconnect}`))
+    c.on('connected', (i) => events.push(`connected:${i.reconnect}`))
+    await c.connect()
+    // The first re-login meets a stale login on the route: the client clears it and retries.
+    route.loginAnswer = () => (route.count('/login') === 2 ? { code: '5000' } : { code: '9000' })
+    broker.sessions[0].socket.destroy()
+    await until(() => broker.sessions.length === 2 && c.state === 'connected', 'second session')
+    expect(events).toEqual(['connected:false', 'disconnected:true', 'connected:true'])
+    expect(route.calls.map((x) => x.path)).toEqual(['/login', '/login', '/offLine', '/login'])
+  })
+
+  it('moves at once on KICK CIM_DRAINING, and stops on KICK CIM_KICKED', async () => {
+    const { broker, route } = await setup()
+    const { c } = client(route.url, { userId: USER_ID, reconnect: { minMs: 5_000, maxMs: 10_000 } })
+    const kicked: unknown[] = []
+    c.on('kicked', (k) => kicked.push(k))
+    await c.connect()
+    broker.sessions[0].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_DRAINING', reason: 'draining' } })
+    // Backoff is at least 5 s here, so a reconnect within the wait proves the immediate path.
+    await until(() => broker.sessions.length === 2 && c.state === 'connected', 'reconnect after drain', 2_000)
+    expect(route.count('/login')).toBe(2)
+
+    broker.sessions[1].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_KICKED', reason: 'newer login' } })
+    await until(() => kicked.length === 1, 'kicked event')
+    expect(kicked[0]).toEqual({ code: 'CIM_KICKED', reason: 'newer login' })
+    expect(c.state).toBe('closed')
+  })
+
+  it('close() stops reconnecting', async () => {
+    const { broker, route } = await setup()
+    const { c } = client(route.url, { userId: USER_ID, reconnect: { minMs: 100, maxMs: 100 } })
+    await c.connect()
+    broker.sessions[0].socket.destroy()
+    await until(() => c.state === 'reconnecting', 'reconnecting state')
+    c.close()
+    await new Promise((r) => setTimeout(r, 250))
+    expect(route.count('/login')).toBe(1)
+  })
+})
+
+describe('console client (protocol doubles)', () => {
+  it('runs the upstream commands and prints pushes as [HH:mm:ss] name: text', async () => {
+    const { broker, route } = await setup()
+    const input = new PassThrough()
+    const output = new PassThrough()
+    let printed = ''
+    output.on('data', (d) => { printed += d })
+    const done = runConsoleClient({ routeUrl: route.url, userName: 'alice', input, output })
+    cleanups.push(() => { input.end(); return done.catch(() => {}) })
+
+    const s = await until(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 'login')
+    await until(() => printed.includes('connected as alice'), 'connected line')
+    s.send(push('hello alice', { ts: String(new Date(2024, 0, 1, 13, 4, 5).getTime()) }))
+    await until(() => printed.includes('[13:04:05] bob: hello alice'), 'formatted push')
+
+    input.write(':info\n')
+    await until(() => printed.includes(`userId=${USER_ID} userName=alice broker=127.0.0.1:${broker.port} (fake-1)`), ':info line')
+    input.write(':pu bo\n')
+    await until(() => printed.includes('userId=42 userName=bob'), ':pu line')
+    input.write('42;;psst\n')
+    input.write('7;;are you there\n')
+    input.write('hi all\n')
+    await until(() => printed.includes('user 7 is offline'), 'offline notice')
+    await until(() => route.count('/groupRoute') === 1, 'group call')
+    expect(route.calls.find((x) => x.path === '/p2pRoute')?.body).toEqual({ userId: USER_ID, receiveUserId: 42, msg: 'psst' })
+    expect(route.calls.find((x) => x.path === '/groupRoute')?.body).toEqual({ userId: USER_ID, msg: 'hi all' })
+
+    input.write(':q!\n')
+    await done
+    expect(route.count('/offLine')).toBe(1)
+  })
+})

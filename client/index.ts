@@ -1,0 +1,309 @@
+/**
+ * CimClient: the TypeScript counterpart of the upstream cim-client-sdk. Logs in through the route
+ * (which picks a live broker), holds one CIM TCP connection, and sends through the route's
+ * CIM-compatible endpoints. With proto=2 (default) it also gets LOGIN_REPLY/KICK, acks pushes
+ * cumulatively, drops redeliveries and hands seq'd messages over in order.
+ *
+ * Unlike upstream, a reconnect logs in through the route every time (upstream's reconnect does too,
+ * but gives up on a "repeat login" answer; we clear our own stale login once and retry).
+ */
+import { EventEmitter } from 'node:events'
+import { BaseCommand, type ResponseFrame } from '../proto/codec.ts'
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
+import { CimConnection, CimLoginError } from './connection.ts'
+import { RecentIds, SeqWindow, messagesOf, intProperty, type CimMessage } from './delivery.ts'
+import { CimRouteError, RouteApi, RouteCode, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+import type { CimClientEvents, CimClientOptions, CimClientState, KickInfo } from './options.ts'
+
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
+export { RecentIds, SeqWindow, messagesOf, type CimMessage } from './delivery.ts'
+export { CimRouteError, RouteApi, RouteCode, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+export { CimConnection, CimLoginError } from './connection.ts'
+export type { CimClientOptions, CimClientState, CimClientEvents, ConnectedInfo, DisconnectedInfo, KickInfo } from './options.ts'
+
+/** KICK codes after which logging in again is wrong or pointless. */
+const TERMINAL_KICKS = new Set(['CIM_KICKED', 'CIM_ADMIN_KICK', 'CIM_FORBIDDEN', 'CIM_ACCOUNT_MISMATCH'])
+/** Login answers a retry cannot fix. */
+const FATAL_LOGIN = new Set([RouteCode.ACCOUNT_NOT_MATCH, 'CIM_ACCOUNT_MISMATCH', 'CIM_USER_NOT_FOUND', 'CIM_FORBIDDEN'])
+
+export class CimClient extends EventEmitter<CimClientEvents> {
+  readonly userName: string
+  readonly route: RouteApi
+  private id: number | undefined
+  private readonly proto2: boolean
+  private readonly heartbeatMs: number
+  private readonly readTimeoutMs: number
+  private readonly backoff: BackoffOptions | false
+  private readonly recent: RecentIds
+  private readonly window = new SeqWindow<CimMessage[]>()
+  private conn?: CimConnection
+  private server?: ServerInfo & { brokerId?: string }
+  private status: CimClientState = 'idle'
+  private closed = false
+  private attempt = 0
+  private connecting?: Promise<void>
+  private reconnectTimer?: NodeJS.Timeout
+  private reorderTimer?: NodeJS.Timeout
+  private ackDue = false
+
+  constructor(private readonly opts: CimClientOptions) {
+    super()
+    this.userName = opts.userName
+    this.id = opts.userId
+    this.proto2 = opts.proto2 ?? true
+    this.heartbeatMs = opts.heartbeatMs ?? 10_000
+    this.readTimeoutMs = opts.readTimeoutMs ?? 3 * this.heartbeatMs
+    this.backoff = opts.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...opts.reconnect }
+    this.recent = new RecentIds(opts.dedupCapacity ?? 4096)
+    this.route = new RouteApi({ routeUrl: opts.routeUrl, timeoutMs: opts.requestTimeoutMs })
+  }
+
+  /** Own userId (known after connect() when it was not given). */
+  get userId(): number | undefined {
+    return this.id
+  }
+
+  get state(): CimClientState {
+    return this.status
+  }
+
+  /** The broker of the current (or last) connection. */
+  get broker(): (ServerInfo & { brokerId?: string }) | undefined {
+    return this.server
+  }
+
+  /**
+   * Registers (when no userId), logs in through the route, opens TCP to the broker it names and
+   * sends the login frame. Resolves when logged in: on LOGIN_REPLY with proto2, else once the
+   * login frame is written. Rejects with CimRouteError (route code) or CimLoginError (broker code).
+   */
+  connect(): Promise<void> {
+    if (this.status === 'connected') return Promise.resolve()
+    if (this.connecting) return this.connecting
+    this.closed = false
+    clearTimeout(this.reconnectTimer)
+    this.status = 'connecting'
+    this.connecting = this.establish(false)
+      .catch((err: Error) => {
+        if (this.status === 'connecting') this.status = 'idle'
+        throw err
+      })
+      .finally(() => { this.connecting = undefined })
+    return this.connecting
+  }
+
+  /** Stops timers and closes the socket; no reconnect. The route learns from the broker (see offline() to log out explicitly). */
+  close(): void {
+    this.closed = true
+    this.status = 'closed'
+    clearTimeout(this.reconnectTimer)
+    clearTimeout(this.reorderTimer)
+    this.reconnectTimer = this.reorderTimer = undefined
+    const c = this.conn
+    this.conn = undefined
+    c?.close()
+  }
+
+  /** Private message through the route (/p2pRoute). `delivered: false` = stored for the receiver's next login. */
+  async sendP2P(receiveUserId: number, text: string): Promise<SendResult> {
+    return this.route.p2p(await this.ensureUserId(), receiveUserId, text)
+  }
+
+  /** Group message to every online user (/groupRoute). */
+  async sendGroup(text: string): Promise<void> {
+    await this.route.group(await this.ensureUserId(), text)
+  }
+
+  /** Online users (/onlineUser). */
+  onlineUsers(): Promise<UserInfo[]> {
+    return this.route.onlineUsers()
+  }
+
+  /**
+   * Logs out: closes the connection (no reconnect), then clears the login on the route (/offLine)
+   * — upstream's close(). Closing first keeps the route's resulting kick from reaching us as one.
+   */
+  async offline(): Promise<void> {
+    this.close()
+    await this.route.offLine(await this.ensureUserId())
+  }
+
+  /** Asks for stored messages to be replayed over the socket now (/fetchOfflineMsgs). */
+  async fetchOffline(): Promise<void> {
+    await this.route.fetchOfflineMsgs(await this.ensureUserId())
+  }
+
+  private async ensureUserId(): Promise<number> {
+    if (this.id === undefined) {
+      const u = await this.route.registerAccount(this.userName)
+      this.id = Number(u.userId)
+    }
+    return this.id
+  }
+
+  private async establish(reconnect: boolean): Promise<void> {
+    const userId = await this.ensureUserId()
+    this.assertOpen()
+    let server: ServerInfo
+    try {
+      server = await this.route.login(userId, this.userName)
+    } catch (err) {
+      // After a drop the route may still hold our old login (the broker has not noticed yet, or
+      // crashed and its presence TTL has not run out): clear it, as upstream's reconnect does
+      // before every attempt, and try once more.
+      if (!reconnect || !(err instanceof CimRouteError) || err.code !== RouteCode.REPEAT_LOGIN) throw err
+      await this.route.offLine(userId)
+      this.assertOpen()
+      server = await this.route.login(userId, this.userName)
+    }
+    this.assertOpen()
+    const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token
+    this.assertOpen()
+    const conn = new CimConnection({
+      host: server.ip,
+      port: server.cimServerPort,
+      userId,
+      userName: this.userName,
+      proto2: this.proto2,
+      token,
+      heartbeatMs: this.heartbeatMs,
+      readTimeoutMs: this.readTimeoutMs,
+      loginTimeoutMs: this.opts.loginTimeoutMs ?? 5_000,
+      maxFrameBytes: this.opts.maxFrameBytes,
+      onLogin: (c, reply) => this.onLogin(c, reply, server, reconnect),
+      onFrame: (c, f) => this.onFrame(c, f),
+      onClose: (c, err) => this.onDisconnect(c, err?.message ?? 'connection closed'),
+    })
+    this.conn = conn
+    try {
+      await conn.start()
+    } catch (err) {
+      if (this.conn === conn) this.conn = undefined
+      throw err
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('client closed')
+  }
+
+  private onLogin(conn: CimConnection, reply: Record<string, string>, server: ServerInfo, reconnect: boolean): void {
+    if (conn !== this.conn) return
+    this.status = 'connected'
+    this.attempt = 0
+    this.server = { ...server, brokerId: reply.brokerId }
+    this.emit('connected', { ...this.server, userId: this.id as number, userName: this.userName, reconnect })
+  }
+
+  private onFrame(conn: CimConnection, f: ResponseFrame): void {
+    if (conn !== this.conn) return
+    switch (f.cmd) {
+      case BaseCommand.KICK: {
+        const kick = { code: f.properties.code ?? 'CIM_KICKED', reason: f.properties.reason ?? '' }
+        // The server closes right after a KICK; act on the reason now rather than on the close.
+        conn.close()
+        this.onDisconnect(conn, kick.reason || kick.code, kick)
+        return
+      }
+      case BaseCommand.LOGIN_REPLY:
+      case BaseCommand.ACK:
+        return
+      default:
+        this.onPush(f)
+    }
+  }
+
+  private onPush(f: ResponseFrame): void {
+    const msgs = messagesOf(f, BaseCommand.OFFLINE)
+    const msgId = f.properties.msgId
+    const seq = intProperty(f.properties.seq)
+    if (seq !== undefined) this.requestAck()
+    // A redelivery (the ack did not reach the broker before a reconnect): drop it, but ack again.
+    if (msgId && !this.recent.add(msgId)) return
+    if (seq === undefined) return this.deliver(msgs)
+    for (const ready of this.window.accept(seq, msgs)) this.deliver(ready)
+    this.armReorderTimer()
+  }
+
+  private armReorderTimer(): void {
+    if (this.window.holding === 0 || this.reorderTimer) return
+    this.reorderTimer = setTimeout(() => {
+      this.reorderTimer = undefined
+      // The missing seq did not come within the window: it expired from the inbox.
+      for (const ready of this.window.skipGap()) this.deliver(ready)
+      this.requestAck()
+      this.armReorderTimer()
+    }, this.opts.reorderWindowMs ?? 1_000)
+  }
+
+  /** One cumulative ACK per read, however many pushes it carried. */
+  private requestAck(): void {
+    if (!this.proto2 || this.ackDue) return
+    this.ackDue = true
+    queueMicrotask(() => {
+      this.ackDue = false
+      const seq = this.window.ackSeq
+      if (seq !== undefined && seq > 0) this.conn?.ack(seq)
+    })
+  }
+
+  private deliver(msgs: CimMessage[]): void {
+    for (const m of msgs) {
+      try {
+        this.opts.onMessage?.(m)
+        this.emit('message', m)
+      } catch (err) {
+        this.emitError(err as Error)
+      }
+    }
+  }
+
+  private emitError(err: Error): void {
+    // An EventEmitter throws on an unheard 'error'; a reconnecting client must not crash its host.
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+  }
+
+  private onDisconnect(conn: CimConnection, reason: string, kick?: KickInfo): void {
+    if (conn !== this.conn) return
+    this.conn = undefined
+    if (this.closed) return
+    const terminal = kick !== undefined && TERMINAL_KICKS.has(kick.code)
+    const willReconnect = !terminal && this.backoff !== false
+    this.status = willReconnect ? 'reconnecting' : 'closed'
+    if (!willReconnect) this.closed = true
+    this.emit('disconnected', { reason, code: kick?.code, willReconnect })
+    if (terminal && kick) this.emit('kicked', kick)
+    if (!willReconnect) return
+    // A draining broker asks us to move now; the route will pick another one.
+    this.scheduleReconnect(kick?.code === 'CIM_DRAINING' ? 0 : this.nextDelay())
+  }
+
+  private nextDelay(): number {
+    return backoffDelay(this.attempt++, this.backoff || DEFAULT_BACKOFF)
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined
+      void this.reconnectOnce()
+    }, delayMs)
+  }
+
+  private async reconnectOnce(): Promise<void> {
+    if (this.closed) return
+    try {
+      await this.establish(true)
+    } catch (err) {
+      if (this.closed) return
+      this.emitError(err as Error)
+      const code = (err as { code?: string }).code
+      if (code !== undefined && FATAL_LOGIN.has(code)) {
+        this.status = 'closed'
+        this.closed = true
+        return
+      }
+      this.scheduleReconnect(this.nextDelay())
+    }
+  }
+}
