@@ -1,0 +1,52 @@
+/**
+ * The route: a stateless fastify app with two surfaces, the /v1 business API and the endpoints
+ * the upstream cim client calls. Built, not listening (STYLE.md practice 3): the caller listens,
+ * or uses app.inject() in tests. The adapters belong to the caller, who closes them after the app.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from '../config.ts'
+import type { Adapters } from '../adapters/index.ts'
+import { createBalancer, type Balancer } from './balancer.ts'
+import type { RouteContext } from './context.ts'
+import errorsPlugin from './plugins/errors.ts'
+import { validatorCompiler } from './plugins/validation.ts'
+import swaggerPlugin from './plugins/swagger.ts'
+import brokersPlugin from './plugins/brokers.ts'
+import push from './v1/push/index.ts'
+import users from './v1/users/index.ts'
+import devices from './v1/devices/index.ts'
+import nodes from './v1/nodes/index.ts'
+import compat from './compat/index.ts'
+
+export interface AppDeps {
+  config: Config
+  adapters: Adapters
+  /** A pino logger to use, `true` for fastify's default one, `false` for none. Default false. */
+  logger?: Logger | boolean
+  /** Broker selection. Default: createBalancer(config.strategy). */
+  balancer?: Balancer
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, adapters } = deps
+  const logger = deps.logger ?? false
+  const app = Fastify(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }).withTypeProvider<TypeBoxTypeProvider>()
+  // TypeBox's compiled checker instead of fastify's coercing ajv defaults (see validation.ts).
+  app.setValidatorCompiler(validatorCompiler)
+
+  const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy) }
+  await app.register(errorsPlugin)
+  await app.register(swaggerPlugin)
+  await app.register(brokersPlugin, { adapters, deliveryTimeoutMs: config.deliveryTimeoutMs })
+  await app.register(async (v1) => {
+    await v1.register(users, ctx)
+    await v1.register(push, ctx)
+    await v1.register(devices, ctx)
+    await v1.register(nodes, ctx)
+  }, { prefix: '/v1' })
+  await app.register(compat, ctx)
+  // Callers get a plain FastifyInstance; the TypeBox typing matters only inside the route plugins.
+  return app as unknown as FastifyInstance
+}

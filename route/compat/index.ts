@@ -1,0 +1,132 @@
+/**
+ * The endpoints the upstream cim v2.1 client SDK calls (RouteController), answering its
+ * BaseResponse wrapper with string codes. Behaviour follows upstream except for its known faults
+ * (DESIGN.md): the login answer names the broker actually chosen, group messages are one bus
+ * message per broker instead of one HTTP call per recipient, and login state has a TTL.
+ */
+import { randomUUID } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { CompatCode, catalogue, compatCodeOf, errors } from '../../errors.ts'
+import type { PresenceEntry } from '../../adapters/presence/index.ts'
+import type { RouteContext } from '../context.ts'
+import { allEntries, checkMessageSize, deliver, groupByBroker, pushToUsers } from '../delivery.ts'
+import { classifyError, logError } from '../plugins/errors.ts'
+import * as schema from './schema.ts'
+
+/** Upstream StatusEnum.SUCCESS message. */
+const SUCCESS_MESSAGE = 'Success'
+
+function reqNoOf(req: FastifyRequest): string | null {
+  const reqNo = (req.body as { reqNo?: unknown } | undefined)?.reqNo
+  return typeof reqNo === 'string' ? reqNo : null
+}
+
+function ok<T>(req: FastifyRequest, dataBody: T) {
+  return { code: CompatCode.SUCCESS as string, message: SUCCESS_MESSAGE, reqNo: reqNoOf(req), dataBody }
+}
+
+const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
+  const { accounts, presence, discovery } = ctx.adapters
+
+  // Errors answer HTTP 200 with the upstream code: the upstream client turns any other status
+  // into an IOException and reads only `code` (RouteManager, HttpClient). Scoped to this plugin.
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const api = classifyError(err, req)
+    logError(req, err, api)
+    return reply.code(200).send({ code: compatCodeOf(api.code), message: api.message, reqNo: reqNoOf(req), dataBody: null })
+  })
+
+  /** The user's presence entry, ignoring entries of brokers that left discovery (crashed). */
+  async function onlineEntry(userId: number): Promise<PresenceEntry | undefined> {
+    const entry = await presence.users.get(String(userId))
+    return entry && discovery.brokers().some((b) => b.id === entry.brokerId) ? entry : undefined
+  }
+
+  async function sender(userId: number) {
+    const account = await accounts.get(userId)
+    if (!account) throw new errors.UserNotFound(userId)
+    return { sendUserId: String(userId), sendUserName: account.userName }
+  }
+
+  app.post('/registerAccount', { schema: schema.registerAccount }, async (req) => {
+    const { userId, userName } = await accounts.register(req.body.userName)
+    return ok(req, { userId, userName })
+  })
+
+  app.post('/login', { schema: schema.login }, async (req) => {
+    const { userId, userName } = req.body
+    const account = await accounts.get(userId)
+    if (!account || account.userName !== userName) throw new errors.AccountMismatch(userId, userName)
+    // With `kick-old` the broker replaces the old connection when the new one logs in.
+    if (ctx.config.repeatLogin === 'reject' && (await onlineEntry(userId))) throw new errors.RepeatLogin(userId)
+    const broker = ctx.balancer.choose(String(userId), discovery.brokers())
+    return ok(req, { ip: broker.host, cimServerPort: broker.cimPort, httpPort: broker.httpPort })
+  })
+
+  app.post('/p2pRoute', { schema: schema.p2pRoute }, async (req) => {
+    const { userId, receiveUserId, msg, batchMsg } = req.body
+    const texts = batchMsg?.length ? batchMsg : msg != null ? [msg] : []
+    if (texts.length === 0) throw new errors.InvalidArgument('msg or batchMsg is required')
+    for (const text of texts) checkMessageSize(ctx, text)
+    const properties = await sender(userId)
+    if (!(await accounts.get(receiveUserId))) throw new errors.UserNotFound(receiveUserId)
+    // Upstream sends a batch as one frame of batchResMsg; the client hands each text to its
+    // listener either way, so each text is pushed (or stored) as its own message, in order.
+    const statuses = []
+    for (const text of texts) {
+      const [result] = await pushToUsers(app.brokers, ctx, {
+        userIds: [receiveUserId], text, properties, qos: 1, msgId: randomUUID(), checkAccounts: false,
+      })
+      statuses.push(result)
+    }
+    const rejected = statuses.find((r) => r.status === 'rejected')
+    if (rejected?.code === catalogue.InboxFull.code) throw new errors.InboxFull(receiveUserId, ctx.config.inboxMaxPerUser)
+    // Upstream answers 7000 OFF_LINE after storing the message; the SDK reports it to the sender.
+    if (statuses.some((r) => r.status === 'queued')) throw new errors.UserOffline(receiveUserId)
+    return ok(req, null)
+  })
+
+  app.post('/groupRoute', { schema: schema.groupRoute }, async (req) => {
+    const { userId, msg } = req.body
+    checkMessageSize(ctx, msg)
+    const properties = await sender(userId)
+    const others = (await allEntries(ctx, 'users')).filter((e) => e.id !== String(userId))
+    await deliver(app.brokers, groupByBroker(ctx, others), { text: msg, properties, msgId: randomUUID() })
+    return ok(req, null)
+  })
+
+  app.post('/offLine', { schema: schema.offLine }, async (req) => {
+    const { userId } = req.body
+    const entry = await presence.users.get(String(userId))
+    if (entry) {
+      const live = discovery.brokers().some((b) => b.id === entry.brokerId)
+      const kicked = live && await app.brokers.kick(entry.brokerId, {
+        userId, connId: entry.connId, code: catalogue.AdminKick.code, reason: 'logged out through /offLine',
+      })
+      // The broker no longer holds it (or is gone): clear the entry so the next login is not a repeat.
+      if (!kicked) await presence.users.release(entry.id, entry.connId)
+    }
+    return ok(req, null)
+  })
+
+  app.get('/onlineUser', { schema: schema.onlineUser }, async (req) => {
+    const entries = await allEntries(ctx, 'users')
+    const users = await Promise.all(entries.map(async (e) => ({
+      userId: Number(e.id),
+      userName: e.name ?? (await accounts.get(Number(e.id)))?.userName ?? '',
+    })))
+    return ok(req, users)
+  })
+
+  app.post('/fetchOfflineMsgs', { schema: schema.fetchOfflineMsgs }, async (req) => {
+    const { receiveUserId } = req.body
+    // Upstream replays only to an online user and answers 9000 either way; the broker also
+    // replays at every login, so nothing is lost for an offline one.
+    const entry = await onlineEntry(receiveUserId)
+    if (entry) await app.brokers.replay(entry.brokerId, receiveUserId)
+    return ok(req, null)
+  })
+}
+
+export default compat

@@ -1,0 +1,70 @@
+/**
+ * Schemas shared by several routes. TypeBox schemas are plain JSON Schema, so one definition gives
+ * request validation, the handler's TypeScript types, the response serialiser and the OpenAPI
+ * document (STYLE.md practice 6).
+ */
+import { Type, type Static } from 'typebox'
+
+/**
+ * userIds are upstream's millisecond-clock values (≈1.7e12) carried as JSON numbers, so anything
+ * above 2^53 − 1 cannot be represented exactly; the errors plugin turns a failure of exactly this
+ * `maximum` into CIM_USER_ID_OUT_OF_RANGE.
+ */
+export const MAX_USER_ID = Number.MAX_SAFE_INTEGER
+
+export const UserId = Type.Integer({
+  minimum: 1, maximum: MAX_USER_ID,
+  description: 'userId (an integer no larger than 2^53 - 1)', examples: [1747309836375],
+})
+
+/** `{statusCode, code, message}`: the body of every /v1 error. Added once as a shared schema. */
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer({ description: 'HTTP status, repeated in the body' }),
+  code: Type.String({ description: 'Stable error code from the catalogue (errors.ts)', examples: ['CIM_USER_NOT_FOUND'] }),
+  message: Type.String({ description: 'What went wrong, for humans' }),
+}, { $id: 'ErrorResponse', additionalProperties: false, description: 'An error' })
+export type ErrorBody = Static<typeof ErrorBody>
+
+/** What each error status means on this API; becomes the response description in OpenAPI. */
+const errorMeaning: Record<number, string> = {
+  400: 'Invalid input: CIM_INVALID_ARGUMENT, CIM_INVALID_JSON, CIM_USER_ID_OUT_OF_RANGE',
+  404: 'Unknown target: CIM_USER_NOT_FOUND, CIM_USER_OFFLINE, CIM_NOT_FOUND',
+  413: 'Body or message too large: CIM_PAYLOAD_TOO_LARGE',
+  500: 'Unexpected failure (logged): CIM_INTERNAL',
+  503: 'No live broker or a backing service is down: CIM_NO_BROKER, CIM_BACKEND_UNAVAILABLE',
+}
+
+/**
+ * Response schemas for the given error statuses (plus 500, which every route can answer), each a
+ * reference to the shared ErrorResponse schema with a description of the codes it carries.
+ */
+export function errorResponses<S extends number>(...statuses: S[]): Record<S | 500, typeof ErrorRef> {
+  const out = {} as Record<S | 500, typeof ErrorRef>
+  for (const s of [...statuses, 500] as Array<S | 500>) {
+    out[s] = Type.Unsafe<ErrorBody>({ $ref: 'ErrorResponse#', description: errorMeaning[s] ?? 'Error' })
+  }
+  return out
+}
+const ErrorRef = Type.Unsafe<ErrorBody>({ $ref: 'ErrorResponse#' })
+
+/** Free-form string metadata (becomes CIM `properties`). */
+export const stringMap = (description: string) => Type.Unsafe<Record<string, string>>({
+  type: 'object', additionalProperties: { type: 'string' }, description, examples: [{ kind: 'alert' }],
+})
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size hint' })),
+  cursor: Type.Optional(Type.String({ maxLength: 1024, description: 'The `next` value of the previous page' })),
+}, { additionalProperties: false })
+
+/** One of a few strings or integers, as `{type, enum}` (what OpenAPI 3.0 tools expect). */
+export function oneOf<const T extends string | number>(values: readonly T[], options: Record<string, unknown> = {}) {
+  const type = values.every((v) => typeof v === 'number') ? 'integer' : 'string'
+  return Type.Unsafe<T>({ type, enum: [...values], ...options })
+}
+
+/** Text encodings accepted for MQTT payloads given as JSON strings. */
+export const Encoding = oneOf(['utf8', 'base64'], { default: 'utf8', description: 'How `payload` is encoded' })
+
+/** An MQTT topic name to publish to: no wildcards (MQTT 3.1.1 §4.7.1). */
+export const TopicName = Type.String({ minLength: 1, maxLength: 65535, pattern: '^[^#+]+$', examples: ['alerts/room-1'] })

@@ -1,0 +1,115 @@
+/**
+ * UNIT-TEST DOUBLE — NOT A BROKER. It answers the broker's bus API (broker/messages.ts) on the
+ * memory bus, from a set of userIds it pretends to hold, and records every request, so route unit
+ * tests can see what the route sends and how it reads the answers. The end-to-end proof with a
+ * real broker (real CIM TCP and MQTT clients) lives in test/.
+ */
+import { BROADCAST_CHANNEL, brokerChannel, type BusMessage, type Unsubscribe } from '../../adapters/bus/index.ts'
+import { BusRpc } from '../../adapters/bus/rpc.ts'
+import type { Adapters } from '../../adapters/index.ts'
+import type { BrokerInfo, Registration } from '../../adapters/discovery/index.ts'
+import type { BrokerRequest } from '../../broker/messages.ts'
+import { buildApp } from '../app.ts'
+import { resolveConfig, type Config } from '../../config.ts'
+import { createMemoryAdapters } from '../../adapters/index.ts'
+import type { FastifyInstance } from 'fastify'
+
+export class FakeBroker {
+  /** Every request received, in order (bus fields corr/replyTo stripped). */
+  readonly requests: BrokerRequest[] = []
+  readonly users = new Set<number>()
+  /** When true, requests are recorded but never answered (a hung or dead broker). */
+  silent = false
+  private readonly rpc: BusRpc
+  private offs: Unsubscribe[] = []
+  private registration: Registration | undefined
+
+  constructor(private readonly adapters: Adapters, readonly info: BrokerInfo) {
+    this.rpc = new BusRpc(adapters.bus)
+  }
+
+  static async start(adapters: Adapters, info: Partial<BrokerInfo> & { id: string }): Promise<FakeBroker> {
+    const b = new FakeBroker(adapters, {
+      host: '10.0.0.1', cimPort: 11211, httpPort: 8081, mqttPort: 1883, wsPort: 9001,
+      connections: 0, draining: false, startedAt: 1, ...info,
+    })
+    b.offs.push(await adapters.bus.subscribe(brokerChannel(b.info.id), (m) => void b.handle(m)))
+    b.offs.push(await adapters.bus.subscribe(BROADCAST_CHANNEL, (m) => void b.handle(m)))
+    b.registration = await adapters.discovery.register(b.info)
+    return b
+  }
+
+  /** Pretends `userId` logged in here: a presence entry, as the real broker claims at login. */
+  async connect(userId: number, userName: string): Promise<void> {
+    this.users.add(userId)
+    await this.adapters.presence.users.claim(
+      { id: String(userId), name: userName, brokerId: this.info.id, connId: `${this.info.id}/${userId}`, since: 1000 },
+      { replace: true, ttlMs: 60_000 },
+    )
+  }
+
+  async connectDevice(deviceId: string): Promise<void> {
+    await this.adapters.presence.devices.claim(
+      { id: deviceId, brokerId: this.info.id, connId: `${this.info.id}/${deviceId}`, since: 2000 },
+      { replace: true, ttlMs: 60_000 },
+    )
+  }
+
+  /** Requests of one type. */
+  of<T extends BrokerRequest['type']>(type: T): Array<Extract<BrokerRequest, { type: T }>> {
+    return this.requests.filter((r): r is Extract<BrokerRequest, { type: T }> => r.type === type)
+  }
+
+  async setDraining(draining: boolean): Promise<void> {
+    await this.registration?.update({ draining })
+  }
+
+  private async handle(m: BusMessage): Promise<void> {
+    const { corr: _c, replyTo: _r, ...req } = m
+    const r = req as unknown as BrokerRequest
+    this.requests.push(r)
+    if (this.silent) return
+    switch (r.type) {
+      case 'push':
+        return this.rpc.reply(m, {
+          type: 'push-result',
+          delivered: r.userIds.filter((id) => this.users.has(id)),
+          offline: r.userIds.filter((id) => !this.users.has(id)),
+        })
+      case 'broadcast':
+        return this.rpc.reply(m, { type: 'broadcast-result', brokerId: this.info.id, users: this.users.size })
+      case 'kick': {
+        const kicked = this.users.delete(r.userId)
+        if (kicked) await this.adapters.presence.users.release(String(r.userId), `${this.info.id}/${r.userId}`)
+        return this.rpc.reply(m, { type: 'kick-result', kicked })
+      }
+      case 'publish':
+        return this.rpc.reply(m, { type: 'publish-result', ok: true })
+      case 'replay':
+        return this.rpc.reply(m, { type: 'replay-result', delivered: (await this.adapters.inbox.list(r.userId)).length })
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.registration?.deregister()
+    for (const off of this.offs) await off()
+    this.offs = []
+  }
+}
+
+export interface RouteHarness {
+  app: FastifyInstance
+  adapters: Adapters
+  config: Config
+  close(): Promise<void>
+}
+
+/** A route app over fresh memory adapters; `close` closes the app, then the adapters. */
+export async function routeHarness(overrides: Partial<Config> = {}): Promise<RouteHarness> {
+  // The env is ignored so CIM_* variables on the test machine cannot change the results.
+  const config = resolveConfig({ deliveryTimeoutMs: 300, advertiseHost: '127.0.0.1', ...overrides }, {})
+  const adapters = createMemoryAdapters({ inboxMaxPerUser: config.inboxMaxPerUser })
+  const app = await buildApp({ config, adapters })
+  await app.ready()
+  return { app, adapters, config, async close() { await app.close(); await adapters.close() } }
+}

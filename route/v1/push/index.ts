@@ -1,0 +1,115 @@
+/** /v1/push/* and /v1/publish: the business push API. Every push answers per target. */
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../../../errors.ts'
+import type { PublishRequest } from '../../../broker/messages.ts'
+import type { RouteContext } from '../../context.ts'
+import { checkMessageSize, pushToUsers, type UserPush } from '../../delivery.ts'
+import * as schema from './schema.ts'
+
+/** Sender metadata of pushes from the business backend (upstream clients print these). */
+const SYSTEM_SENDER = { sendUserId: '0', sendUserName: 'system' }
+
+interface PushBody {
+  message: string
+  properties?: Record<string, string>
+  qos?: 0 | 1
+  ttlSeconds?: number
+  idempotencyKey?: string
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+
+/** The payload as base64 (what crosses the bus), validating base64 input. */
+export function payloadBase64(payload: string, encoding: 'utf8' | 'base64' = 'utf8'): string {
+  if (encoding === 'utf8') return Buffer.from(payload, 'utf8').toString('base64')
+  if (!BASE64.test(payload) || payload.replace(/=+$/, '').length % 4 === 1) {
+    throw new errors.InvalidArgument('payload is not valid base64')
+  }
+  return Buffer.from(payload, 'base64').toString('base64')
+}
+
+const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
+  const { accounts, presence, discovery } = ctx.adapters
+
+  function userPush(userIds: number[], body: PushBody, checkAccounts: boolean): UserPush {
+    checkMessageSize(ctx, body.message)
+    return {
+      userIds, checkAccounts,
+      text: body.message,
+      properties: { ...SYSTEM_SENDER, ...body.properties },
+      qos: body.qos ?? 0,
+      ttlSeconds: body.ttlSeconds,
+      msgId: body.idempotencyKey ?? randomUUID(),
+    }
+  }
+
+  /** Publishes through a live broker; the topic is the balancing key so one topic keeps its order. */
+  async function publishAnywhere(req: Omit<PublishRequest, 'type'>): Promise<string> {
+    const broker = ctx.balancer.choose(req.topic, discovery.brokers())
+    const reply = await app.brokers.publish(broker.id, req)
+    if (!reply.ok) throw new errors.BackendUnavailable(`broker ${broker.id} did not publish: ${reply.error ?? 'no reason given'}`)
+    return broker.id
+  }
+
+  app.post('/push/users/:userId', { schema: schema.pushUser }, async (req) => {
+    const { userId } = req.params
+    if (!(await accounts.get(userId))) throw new errors.UserNotFound(userId)
+    return { results: await pushToUsers(app.brokers, ctx, userPush([userId], req.body, false)) }
+  })
+
+  app.post('/push/users', { schema: schema.pushUsers }, async (req) => {
+    const userIds = [...new Set(req.body.userIds)]
+    return { results: await pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true)) }
+  })
+
+  app.post('/push/devices/:deviceId', { schema: schema.pushDevice }, async (req) => {
+    const { deviceId } = req.params
+    const { qos = 0, retain = false } = req.body
+    const msg = {
+      topic: ctx.config.devicePushTopic.split('{deviceId}').join(deviceId),
+      payload: payloadBase64(req.body.payload, req.body.encoding), qos, retain,
+    }
+    const entry = await presence.devices.get(deviceId)
+    if (entry && discovery.brokers().some((b) => b.id === entry.brokerId)) {
+      const reply = await app.brokers.publish(entry.brokerId, msg)
+      if (reply.ok) return { results: [{ deviceId, status: 'delivered' as const }] }
+    }
+    // Offline: with qos ≥ 1 a persistent session (clean session off) queues the message in the
+    // shared aedes persistence, whichever node publishes it.
+    if (qos >= 1) {
+      await publishAnywhere(msg)
+      return { results: [{ deviceId, status: 'queued' as const }] }
+    }
+    return { results: [{ deviceId, status: 'offline' as const }] }
+  })
+
+  app.post('/push/all', { schema: schema.pushAll }, async (req) => {
+    const { message, users = true, devices = true } = req.body
+    checkMessageSize(ctx, message)
+    if (discovery.brokers().length === 0) throw new errors.NoBroker('no broker is registered')
+    const [userCount, deviceCount] = await Promise.all([
+      users
+        ? app.brokers.broadcast({ text: message, properties: { ...SYSTEM_SENDER }, msgId: randomUUID() })
+          .then((replies) => replies.reduce((n, r) => n + (r.users ?? 0), 0))
+        : 0,
+      devices
+        ? (async () => {
+            const online = await presence.devices.count()
+            // ONE publish on the broadcast topic: every device is subscribed to it server-side.
+            await publishAnywhere({ topic: ctx.config.broadcastTopic, payload: payloadBase64(message), qos: 0, retain: false })
+            return online
+          })()
+        : 0,
+    ])
+    return { users: userCount, devices: deviceCount }
+  })
+
+  app.post('/publish', { schema: schema.publish }, async (req) => {
+    const { topic, payload, encoding, qos = 0, retain = false } = req.body
+    const brokerId = await publishAnywhere({ topic, payload: payloadBase64(payload, encoding), qos, retain })
+    return { published: true, brokerId }
+  })
+}
+
+export default push

@@ -1,0 +1,109 @@
+import { Type } from 'typebox'
+import { Encoding, oneOf, stringMap, TopicName, UserId, errorResponses } from '../../schemas.ts'
+
+const Message = Type.String({ description: 'The text pushed to the app (CIM `resMsg`)', examples: ['hello'] })
+
+const pushOptions = {
+  properties: Type.Optional(stringMap('Extra CIM properties; sendUserId defaults to "0" and sendUserName to "system"')),
+  qos: Type.Optional(oneOf([0, 1], {
+    default: 0,
+    description: '0: deliver to online users only. 1: store for users who are offline (replayed at their next login).',
+  })),
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'Lifetime of a stored (qos 1) message; default the server inbox TTL' })),
+  idempotencyKey: Type.Optional(Type.String({
+    minLength: 1, maxLength: 128,
+    description: 'Becomes the message id (`msgId`), so a retried push reaches clients with the same id and they can drop the duplicate',
+  })),
+}
+
+const UserResult = Type.Object({
+  userId: UserId,
+  status: oneOf(['delivered', 'queued', 'offline', 'rejected'], {
+    description: 'delivered: written to a live connection. queued: stored, replayed at the next login. '
+      + 'offline: not connected (qos 0). rejected: see `code`.',
+  }),
+  code: Type.Optional(Type.String({ description: 'Why the target was rejected (CIM_USER_NOT_FOUND, CIM_INBOX_FULL)' })),
+}, { additionalProperties: false })
+
+const UserResults = Type.Object({ results: Type.Array(UserResult) }, { additionalProperties: false, description: 'One result per user' })
+
+export const pushUser = {
+  tags: ['push'],
+  summary: 'Push a text to one user',
+  params: Type.Object({ userId: UserId }, { additionalProperties: false }),
+  body: Type.Object({ message: Message, ...pushOptions }, { additionalProperties: false }),
+  response: { 200: UserResults, ...errorResponses(400, 404, 413, 503) },
+}
+
+export const pushUsers = {
+  tags: ['push'],
+  summary: 'Push a text to a list of users',
+  description: 'Users are grouped by the broker that holds them: each broker receives one bus message. '
+    + 'Duplicate userIds are answered once; unknown users are `rejected` with CIM_USER_NOT_FOUND.',
+  body: Type.Object({
+    userIds: Type.Array(UserId, { minItems: 1, maxItems: 10_000 }),
+    message: Message,
+    ...pushOptions,
+  }, { additionalProperties: false }),
+  response: { 200: UserResults, ...errorResponses(400, 413, 503) },
+}
+
+const Payload = Type.String({ description: 'The MQTT payload, as `encoding` says', examples: ['{"on":true}'] })
+const mqttOptions = {
+  encoding: Type.Optional(Encoding),
+  qos: Type.Optional(oneOf([0, 1, 2], { default: 0, description: 'MQTT QoS' })),
+  retain: Type.Optional(Type.Boolean({ default: false, description: 'MQTT retain flag' })),
+}
+
+export const pushDevice = {
+  tags: ['push'],
+  summary: 'Push a payload to one MQTT device',
+  description: "Published on the device's push topic (devices/{deviceId}/push by default), to which the broker "
+    + 'subscribes every device server-side. An offline device gets `offline`, except with qos ≥ 1: the message '
+    + 'is then published anyway so a persistent session keeps it, and the answer is `queued`.',
+  params: Type.Object({
+    deviceId: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^#+]+$', description: 'MQTT client id' }),
+  }, { additionalProperties: false }),
+  body: Type.Object({ payload: Payload, ...mqttOptions }, { additionalProperties: false }),
+  response: {
+    200: Type.Object({
+      results: Type.Array(Type.Object({
+        deviceId: Type.String(),
+        status: oneOf(['delivered', 'queued', 'offline']),
+      }, { additionalProperties: false })),
+    }, { additionalProperties: false, description: 'One result for the device' }),
+    ...errorResponses(400, 413, 503),
+  },
+}
+
+export const pushAll = {
+  tags: ['push'],
+  summary: 'Push a text to every connected user and device',
+  description: 'Users: one bus message that every broker delivers to its own connections. '
+    + 'Devices: one MQTT publish on the broadcast topic.',
+  body: Type.Object({
+    message: Message,
+    users: Type.Optional(Type.Boolean({ default: true, description: 'Include app users' })),
+    devices: Type.Optional(Type.Boolean({ default: true, description: 'Include MQTT devices' })),
+  }, { additionalProperties: false }),
+  response: {
+    200: Type.Object({
+      users: Type.Integer({ description: 'CIM connections the brokers wrote to' }),
+      devices: Type.Integer({ description: 'Devices online when the broadcast was published' }),
+    }, { additionalProperties: false, description: 'Targets reached' }),
+    ...errorResponses(400, 413, 503),
+  },
+}
+
+export const publish = {
+  tags: ['push'],
+  summary: 'Publish to any MQTT topic',
+  body: Type.Object({ topic: TopicName, payload: Payload, ...mqttOptions }, { additionalProperties: false }),
+  response: {
+    200: Type.Object({
+      published: Type.Boolean(),
+      brokerId: Type.String({ description: 'The broker that published it' }),
+    }, { additionalProperties: false, description: 'Published' }),
+    ...errorResponses(400, 413, 503),
+  },
+}
