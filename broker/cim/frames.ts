@@ -1,0 +1,70 @@
+/**
+ * Server→client frames the broker sends, built once where possible. Pushes are encoded as a
+ * shared body plus a per-recipient tail (see encodeRecipientTail in proto/codec.ts): protobuf
+ * merges concatenated messages, so `varint(len) + shared + tail` decodes as one Response.
+ */
+import {
+  BaseCommand, encodeResponse, encodeResponseBody, varintLength, writeVarint,
+} from '../../proto/codec.ts'
+import { CompatCode } from '../../errors.ts'
+
+/** Upstream pong: `{resMsg:"pong", cmd:PING}`, id 0 omitted — bytes 08 0a 04 70 6f 6e 67 18 02. */
+export const PONG = encodeResponse({ resMsg: 'pong', cmd: BaseCommand.PING })
+
+/** KICK (proto=2 only): the reason a connection is about to be closed. */
+export function kickFrame(code: string, reason: string): Buffer {
+  return encodeResponse({ cmd: BaseCommand.KICK, properties: { code, reason } })
+}
+
+/** LOGIN_REPLY (proto=2 only): `resMsg` "ok" or the reason, `code` 9000 or a catalogue code. */
+export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number): Buffer {
+  return encodeResponse({
+    cmd: BaseCommand.LOGIN_REPLY,
+    resMsg: code ? reason : 'ok',
+    properties: { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds) },
+  })
+}
+
+/** The per-recipient `seq` property of an at-least-once push, appended after the recipient tail. */
+export function seqTail(seq: number): Buffer {
+  return Buffer.from(encodeResponseBody({ properties: { seq: String(seq) } }))
+}
+
+/**
+ * A message body shared by many recipients. `prefix(n)` is `varint(body + n) + body`, cached per
+ * tail length (recipient tails differ only by the digits of the userId), so writing to a
+ * recipient is two buffer references: `prefix(tail.length)` and the session's tail.
+ */
+export class SharedBody {
+  private readonly cache: Buffer[] = []
+
+  constructor(private readonly body: Uint8Array) {}
+
+  /** Encodes `{resMsg: text, cmd, properties}` (receiveUserId comes from each recipient's tail). */
+  static of(text: string, properties: Record<string, string>, cmd = BaseCommand.MESSAGE): SharedBody {
+    return new SharedBody(encodeResponseBody({ resMsg: text, cmd, properties }))
+  }
+
+  prefix(tailLength: number): Buffer {
+    const hit = this.cache[tailLength]
+    if (hit !== undefined) return hit
+    const total = this.body.length + tailLength
+    const out = Buffer.allocUnsafe(varintLength(total) + this.body.length)
+    out.set(this.body, writeVarint(out, 0, total))
+    this.cache[tailLength] = out
+    return out
+  }
+
+  /** A whole frame for one recipient (for the rare path that needs a single buffer). */
+  frameFor(tail: Buffer): Buffer {
+    return Buffer.concat([this.prefix(tail.length), tail])
+  }
+}
+
+/** Properties without `receiveUserId` (each recipient's tail carries its own). */
+export function sharedProperties(properties: Record<string, string> | undefined, extra?: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (properties) for (const k of Object.keys(properties)) if (k !== 'receiveUserId') out[k] = String(properties[k])
+  if (extra) Object.assign(out, extra)
+  return out
+}

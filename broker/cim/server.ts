@@ -1,0 +1,200 @@
+/**
+ * The CIM TCP server: accepts sockets, owns the sessions (all of them, and the logged-in ones by
+ * userId), sweeps read timeouts, and drains on shutdown.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
+import type { Adapters } from '../../adapters/index.ts'
+import type { AuthHooks } from '../auth.ts'
+import type { KickRequest } from '../messages.ts'
+import { codedError } from '../../errors.ts'
+import { FlushScheduler } from './writer.ts'
+import { CLOSING, LOGGED_IN, Session } from './session.ts'
+
+export interface CimServerOptions {
+  config: Config
+  adapters: Adapters
+  auth: AuthHooks
+  logger: Logger
+  /** Asks the broker holding a replaced login to close it (kick-old across brokers). */
+  kickRemote?: (brokerId: string, req: Omit<KickRequest, 'type'>) => Promise<boolean>
+}
+
+/** Plain counters read by /metrics (no metric-library call on the hot path). */
+export interface CimStats {
+  framesIn: number
+  logins: number
+  loginsRefused: number
+  /** Frames written to clients for pushes and broadcasts. */
+  deliveries: number
+  broadcasts: number
+  /** Sessions ended, by catalogue code (CIM_CLIENT_CLOSED when the client hung up). */
+  closes: Map<string, number>
+}
+
+/** How long a closing socket may take to acknowledge our FIN before it is destroyed. */
+const CLOSE_GRACE_MS = 2000
+const CLIENT_CLOSED = 'CIM_CLIENT_CLOSED'
+
+const kSession = Symbol('cim.session')
+type CimSocket = Socket & { [kSession]: Session }
+
+// Shared socket listeners (`this` is the socket): no closures per connection.
+function onSocketData(this: CimSocket, chunk: Buffer): void {
+  this[kSession].onData(chunk)
+}
+function onSocketError(this: CimSocket, err: Error): void {
+  const s = this[kSession]
+  if (s.state !== CLOSING) s.log('debug', { err: err.message }, 'socket error')
+}
+function onSocketClose(this: CimSocket): void {
+  const s = this[kSession]
+  s.server.onSocketClose(s)
+}
+
+export class CimServer {
+  readonly config: Config
+  readonly adapters: Adapters
+  readonly auth: AuthHooks
+  readonly logger: Logger
+  readonly scheduler: FlushScheduler
+  readonly sessions = new Set<Session>()
+  /** Logged-in sessions by userId (one per user on this broker). */
+  readonly users = new Map<number, Session>()
+  readonly stats: CimStats = { framesIn: 0, logins: 0, loginsRefused: 0, deliveries: 0, broadcasts: 0, closes: new Map() }
+  /** What proto=2 clients are told in LOGIN_REPLY: ping at a third of the read timeout. */
+  readonly heartbeatSeconds: number
+  kickRemote: CimServerOptions['kickRemote']
+  /** Set when the broker knows its id (after listen). */
+  brokerId = ''
+  /** No new logins (shutdown in progress). */
+  draining = false
+  private readonly server: Server
+  private sweepTimer: NodeJS.Timeout | undefined
+  private closedPromise: Promise<void> | undefined
+  private idleWaiters: Array<() => void> = []
+  private readonly nonce = randomBytes(6).toString('base64url')
+  private connSeq = 0
+
+  constructor(opts: CimServerOptions) {
+    this.config = opts.config
+    this.adapters = opts.adapters
+    this.auth = opts.auth
+    this.logger = opts.logger
+    this.kickRemote = opts.kickRemote
+    this.scheduler = new FlushScheduler(opts.config.maxQueuedBytes)
+    this.heartbeatSeconds = Math.max(1, Math.floor(opts.config.readTimeoutMs / 3000))
+    // Nagle on costs ~44 ms per request/answer round trip (DESIGN.md "MQTT"); same for CIM.
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
+    this.server.on('error', (err) => this.logger.error({ err }, 'CIM server error'))
+  }
+
+  /** Binds the CIM port (0 = any free port) and starts the read-timeout sweep. Returns the port. */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        const tick = Math.min(1000, Math.max(10, Math.floor(this.config.readTimeoutMs / 4)))
+        this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
+        resolve((this.server.address() as { port: number }).port)
+      })
+    })
+  }
+
+  private accept(raw: Socket): void {
+    if (this.draining) {
+      raw.destroy()
+      return
+    }
+    const socket = raw as CimSocket
+    const session = new Session(socket, this)
+    socket[kSession] = session
+    socket.on('data', onSocketData)
+    socket.on('error', onSocketError)
+    socket.on('close', onSocketClose)
+    this.sessions.add(session)
+  }
+
+  /** A connection id unique across brokers, so a late release never erases a newer login. */
+  newConnId(): string {
+    return `${this.nonce}.${(++this.connSeq).toString(36)}`
+  }
+
+  /** The session is ending: forget its user binding and release its presence entry. */
+  closed(s: Session, code: string): void {
+    this.stats.closes.set(code, (this.stats.closes.get(code) ?? 0) + 1)
+    if (s.userId !== 0 && this.users.get(s.userId) === s) this.users.delete(s.userId)
+    if (s.connId !== '') {
+      const connId = s.connId
+      s.connId = ''
+      this.adapters.presence.users.release(String(s.userId), connId).catch((err) => {
+        this.logger.warn({ err, userId: s.userId }, 'presence release failed (the entry expires with its TTL)')
+      })
+    }
+  }
+
+  onSocketClose(s: Session): void {
+    if (s.state !== CLOSING) {
+      s.log('debug', { code: CLIENT_CLOSED }, 'client closed the connection')
+      s.state = CLOSING
+      this.closed(s, CLIENT_CLOSED)
+    }
+    this.sessions.delete(s)
+    if (this.sessions.size === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+
+  /** One periodic pass instead of a timer per socket: read timeouts and stuck closes. */
+  private sweep(): void {
+    const now = Date.now()
+    const limit = this.config.readTimeoutMs
+    for (const s of this.sessions) {
+      if (s.state === CLOSING) {
+        if (now - s.lastRead > CLOSE_GRACE_MS) s.socket.destroy()
+      } else if (now - s.lastRead > limit) {
+        const err = codedError('ReadTimeout', limit)
+        s.end(err.code, err.message, 'info')
+      }
+    }
+  }
+
+  /** userIds logged in here (presence heartbeat). */
+  localUserIds(): string[] {
+    const out: string[] = []
+    for (const id of this.users.keys()) out.push(String(id))
+    return out
+  }
+
+  loggedIn(userId: number): Session | undefined {
+    const s = this.users.get(userId)
+    return s !== undefined && s.state === LOGGED_IN ? s : undefined
+  }
+
+  /** Stops accepting new connections; existing ones stay until drain(). */
+  stopAccepting(): void {
+    if (this.closedPromise) return
+    this.closedPromise = new Promise((resolve) => this.server.close(() => resolve()))
+  }
+
+  /**
+   * Ends every session with `code` (proto=2 clients get a KICK first) and waits until their
+   * sockets are closed; the sweep destroys any that do not close within the grace period.
+   */
+  async drain(code: string, reason: string): Promise<void> {
+    this.draining = true
+    this.stopAccepting()
+    for (const s of this.sessions) s.end(code, reason, 'debug')
+    if (this.sessions.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  async close(): Promise<void> {
+    await this.drain('CIM_DRAINING', 'broker closing')
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.scheduler.flushAll()
+    await this.closedPromise
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The broker's HTTP port (upstream's `httpPort`): GET /health for load balancers and orchestrators,
+ * GET /metrics in the Prometheus text format. Each broker has its own prom-client Registry (not
+ * the global one), so several brokers in one process never collide. Metrics are read from plain
+ * counters at scrape time: nothing on the delivery path touches the metrics library.
+ */
+import { createServer, type Server } from 'node:http'
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { CimStats } from './cim/server.ts'
+
+export interface BrokerHttpSource {
+  id: () => string
+  draining: () => boolean
+  cimConnections: () => number
+  cimUsers: () => number
+  mqttConnections: () => number
+  stats: CimStats
+}
+
+export function createBrokerMetrics(src: BrokerHttpSource): Registry {
+  const register = new Registry()
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [register], collect() { this.set(read()) } })
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({ name, help, registers: [register], collect() { this.reset(); this.inc(read()) } })
+
+  gauge('cim_connections', 'Open CIM TCP connections', src.cimConnections)
+  gauge('cim_users_online', 'Users logged in over CIM TCP on this broker', src.cimUsers)
+  gauge('mqtt_connections', 'Connected MQTT clients on this broker', src.mqttConnections)
+  gauge('broker_draining', '1 while the broker is shutting down', () => (src.draining() ? 1 : 0))
+  counter('cim_frames_received_total', 'CIM frames received', () => src.stats.framesIn)
+  counter('cim_logins_total', 'Successful CIM logins', () => src.stats.logins)
+  counter('cim_logins_refused_total', 'Refused CIM logins', () => src.stats.loginsRefused)
+  counter('cim_deliveries_total', 'Push, broadcast and replay frames written to CIM clients', () => src.stats.deliveries)
+  counter('cim_broadcasts_total', 'Broadcast messages handled', () => src.stats.broadcasts)
+  new Counter({
+    name: 'cim_disconnects_total',
+    help: 'CIM sessions ended, by catalogue code (CIM_CLIENT_CLOSED: the client hung up)',
+    labelNames: ['code'],
+    registers: [register],
+    collect() {
+      this.reset()
+      for (const [code, n] of src.stats.closes) this.inc({ code }, n)
+    },
+  })
+  return register
+}
+
+export class BrokerHttp {
+  private readonly server: Server
+  readonly registry: Registry
+
+  constructor(private readonly src: BrokerHttpSource) {
+    this.registry = createBrokerMetrics(src)
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0]
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      } else if (path === '/health') {
+        // 503 while draining, so a load balancer stops sending traffic before the sockets close.
+        const draining = this.src.draining()
+        const body = JSON.stringify({
+          status: draining ? 'draining' : 'ok',
+          brokerId: this.src.id(),
+          connections: this.src.cimConnections() + this.src.mqttConnections(),
+        })
+        res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' }).end(body)
+      } else if (path === '/metrics') {
+        this.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+        )
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ statusCode: 404, code: 'CIM_NOT_FOUND', message: `Route GET ${path} not found` }))
+      }
+    })
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve((this.server.address() as { port: number }).port)
+      })
+    })
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve()
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+  }
+}

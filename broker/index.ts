@@ -1,0 +1,115 @@
+/**
+ * A broker node: CIM TCP + MQTT (TCP, WebSocket) + HTTP health/metrics, delivering what the bus
+ * brings, registered in discovery. Built unstarted; listen() binds, then registers; close()
+ * deregisters first, then stops accepting, drains, and closes (goim's comet lifecycle).
+ */
+import { brokerIdOf } from '../config.ts'
+import { defaultAuth } from './auth.ts'
+import { CimServer } from './cim/server.ts'
+import { Delivery } from './delivery.ts'
+import { BrokerHttp } from './http.ts'
+import { createMqttNode } from './mqtt/index.ts'
+import { BrokerRegistration } from './registration.ts'
+import { BrokerClient } from './remote.ts'
+import { codedError } from '../errors.ts'
+import type { Broker, BrokerDeps, BrokerPorts, MqttNode, UplinkRelay } from './types.ts'
+
+export type { Broker, BrokerDeps, BrokerPorts } from './types.ts'
+
+export function createBroker(deps: BrokerDeps): Broker {
+  const { config, adapters } = deps
+  const logger = deps.logger
+  const auth = deps.auth ?? defaultAuth({
+    accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic,
+  })
+  const uplink: UplinkRelay = deps.uplink ?? ((m) => {
+    logger.info({ deviceId: m.deviceId, topic: m.topic, qos: m.qos, bytes: m.payload.length }, 'device uplink')
+  })
+
+  let id = config.brokerId
+  let mqtt: MqttNode | undefined
+  let brokerClient: BrokerClient | undefined
+  let started: Promise<BrokerPorts> | undefined
+  let listening: Promise<BrokerPorts> | undefined
+  let closing: Promise<void> | undefined
+
+  const cim = new CimServer({ config, adapters, auth, logger: logger.child({ component: 'cim' }) })
+  const delivery = new Delivery({ bus: adapters.bus, cim, mqtt: () => mqtt, logger })
+  const connections = () => cim.sessions.size + (mqtt?.connectedCount() ?? 0)
+  const registration = new BrokerRegistration({
+    discovery: adapters.discovery,
+    presence: adapters.presence,
+    logger,
+    presenceTtlMs: config.presenceTtlMs,
+    userIds: () => cim.localUserIds(),
+    deviceIds: () => mqtt?.deviceIds() ?? [],
+    connections,
+  })
+  const http = new BrokerHttp({
+    id: () => id,
+    draining: () => cim.draining,
+    cimConnections: () => cim.sessions.size,
+    cimUsers: () => cim.users.size,
+    mqttConnections: () => mqtt?.connectedCount() ?? 0,
+    stats: cim.stats,
+  })
+
+  async function start(): Promise<BrokerPorts> {
+    const cimPort = await cim.listen(config.cimPort, config.host)
+    const httpPort = await http.listen(config.brokerHttpPort, config.host)
+    id = brokerIdOf({ ...config, cimPort, brokerHttpPort: httpPort })
+    cim.brokerId = id
+    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink })
+    const { mqttPort, wsPort } = await mqtt.listen()
+    await delivery.start(id)
+    // Kicks a replaced login held by another broker (repeatLogin = kick-old).
+    const client = new BrokerClient(adapters.bus, adapters.discovery, config.deliveryTimeoutMs, `broker:${id}:client`)
+    await client.start()
+    brokerClient = client
+    cim.kickRemote = (brokerId, req) => client.kick(brokerId, req)
+    await registration.register({
+      id, host: config.advertiseHost, cimPort, httpPort, mqttPort, wsPort,
+      connections: connections(), draining: false, startedAt: Date.now(),
+    })
+    logger.info({ brokerId: id, cimPort, httpPort, mqttPort, wsPort }, 'broker listening')
+    return { cimPort, httpPort, mqttPort, wsPort }
+  }
+
+  async function stop(): Promise<void> {
+    if (started) await started.catch(() => {})
+    // Deregister first so routes stop sending logins here, then stop accepting, then drain.
+    cim.draining = true
+    await registration.deregister()
+    cim.stopAccepting()
+    await mqtt?.stopAccepting()
+    const draining = codedError('Draining', id)
+    await cim.drain(draining.code, draining.message)
+    await cim.close()
+    await mqtt?.close()
+    await delivery.stop()
+    await brokerClient?.close()
+    await http.close()
+    logger.info({ brokerId: id }, 'broker closed')
+  }
+
+  return {
+    get id() {
+      return id
+    },
+    listen() {
+      if (closing) return Promise.reject(new Error('broker is closed'))
+      if (listening) return listening
+      started = start()
+      listening = started.catch(async (err) => {
+        // Undo what did start (ports, subscriptions) before reporting the failure.
+        await (closing ??= stop()).catch(() => {})
+        throw err
+      })
+      return listening
+    },
+    close() {
+      return (closing ??= stop())
+    },
+    connections,
+  }
+}

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { MemoryDiscovery } from '../adapters/discovery/memory.ts'
+import { MemoryPresence } from '../adapters/presence/memory.ts'
+import { BrokerRegistration } from './registration.ts'
+
+let now = 1_000_000
+const presence = new MemoryPresence(() => now)
+const discovery = new MemoryDiscovery()
+let reg: BrokerRegistration | undefined
+
+afterEach(async () => {
+  await reg?.deregister()
+})
+
+const info = { id: 'b1', host: 'h', cimPort: 1, httpPort: 2, mqttPort: 3, wsPort: 4, connections: 0, draining: false, startedAt: 0 }
+
+describe('BrokerRegistration', () => {
+  it('registers, refreshes presence TTLs and the connection count, and deregisters', async () => {
+    let conns = 2
+    reg = new BrokerRegistration({
+      discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
+      userIds: () => ['7'], deviceIds: () => ['dev'], connections: () => conns,
+    })
+    await presence.users.claim({ id: '7', brokerId: 'b1', connId: 'c', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await presence.devices.claim({ id: 'dev', brokerId: 'b1', connId: 'd', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await presence.users.claim({ id: '8', brokerId: 'other', connId: 'e', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await reg.register(info)
+    expect(discovery.brokers().map((b) => b.id)).toEqual(['b1'])
+
+    now += 25_000
+    conns = 5
+    await reg.heartbeat()
+    now += 25_000 // 50 s after the claims: only refreshed entries are still there
+    expect(await presence.users.get('7')).toBeDefined()
+    expect(await presence.devices.get('dev')).toBeDefined()
+    expect(await presence.users.get('8')).toBeUndefined()
+    expect(discovery.brokers()[0].connections).toBe(5)
+
+    await reg.deregister()
+    await reg.deregister() // idempotent
+    expect(discovery.brokers()).toEqual([])
+  })
+
+  it('logs a failed heartbeat instead of throwing', async () => {
+    reg = new BrokerRegistration({
+      discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
+      userIds: () => { throw new Error('boom') }, deviceIds: () => [], connections: () => 0,
+    })
+    await reg.register({ ...info, id: 'b2' })
+    await expect(reg.heartbeat()).resolves.toBeUndefined()
+  })
+})

@@ -1,0 +1,74 @@
+/**
+ * The broker's entry in discovery and its heartbeat. Registered after every server listens;
+ * removed first on shutdown (goim/STYLE: deregister before closing connections). Every
+ * presenceTtlMs/3 the heartbeat extends the presence TTLs of the users and devices connected here
+ * (so a crashed broker's entries expire instead of blocking later logins) and updates the
+ * connection count routes balance on.
+ */
+import type { Logger } from 'pino'
+import type { BrokerInfo, Discovery, Registration } from '../adapters/discovery/index.ts'
+import type { Presence } from '../adapters/presence/index.ts'
+
+export interface RegistrationOptions {
+  discovery: Discovery
+  presence: Presence
+  logger: Logger
+  /** Presence TTL; the heartbeat runs at a third of it. */
+  presenceTtlMs: number
+  userIds: () => string[]
+  deviceIds: () => string[]
+  connections: () => number
+}
+
+export class BrokerRegistration {
+  private registration: Registration | undefined
+  private timer: NodeJS.Timeout | undefined
+  private info: BrokerInfo | undefined
+  private beating: Promise<void> | undefined
+
+  constructor(private readonly opts: RegistrationOptions) {}
+
+  async register(info: BrokerInfo): Promise<void> {
+    this.info = info
+    this.registration = await this.opts.discovery.register(info)
+    const every = Math.max(10, Math.floor(this.opts.presenceTtlMs / 3))
+    this.timer = setInterval(() => { void this.heartbeat() }, every).unref()
+  }
+
+  /** One heartbeat (also callable directly, e.g. by tests). Never throws; failures are logged. */
+  heartbeat(): Promise<void> {
+    if (this.beating) return this.beating
+    this.beating = this.beat().finally(() => { this.beating = undefined })
+    return this.beating
+  }
+
+  private async beat(): Promise<void> {
+    const { presence, presenceTtlMs: ttl } = this.opts
+    const id = this.info?.id
+    if (!id || !this.registration) return
+    try {
+      await Promise.all([
+        presence.users.refresh(id, this.opts.userIds(), ttl),
+        presence.devices.refresh(id, this.opts.deviceIds(), ttl),
+        this.registration.update({ connections: this.opts.connections() }),
+      ])
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'broker heartbeat failed')
+    }
+  }
+
+  /** Stops the heartbeat and removes the entry. Idempotent. */
+  async deregister(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    const r = this.registration
+    this.registration = undefined
+    if (!r) return
+    await this.beating
+    try {
+      await r.deregister()
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'deregistration failed (the entry expires with the session)')
+    }
+  }
+}
