@@ -96,6 +96,9 @@ export async function runConsoleClient(opts: ConsoleOptions): Promise<void> {
     onMessage: (m) => say(formatIncoming(m)),
   })
   const rl = readline.createInterface({ input, output, terminal: Boolean((output as { isTTY?: boolean }).isTTY) })
+  // Take the iterator now: readline drops lines emitted before it exists, and piped input
+  // (`printf ':olu\n:q!\n' | cim client ...`) arrives while we are still logging in.
+  const lines = rl[Symbol.asyncIterator]()
   client.on('connected', (c) => say(`${c.reconnect ? 'reconnected' : 'connected'} as ${c.userName} (userId ${c.userId}) to ${c.brokerId ?? `${c.ip}:${c.cimServerPort}`}`))
   client.on('disconnected', (d) => say(`disconnected: ${d.reason}${d.willReconnect ? ' — reconnecting' : ''}`))
   client.on('kicked', (k) => { say(`kicked (${k.code}): ${k.reason}`); rl.close() })
@@ -112,7 +115,8 @@ export async function runConsoleClient(opts: ConsoleOptions): Promise<void> {
 
   let quitting = false
   try {
-    for await (const line of rl) {
+    for (let next = await lines.next(); !next.done; next = await lines.next()) {
+      const line = next.value
       const quit = await handle(parseCommand(line), client, say)
       if (quit) { quitting = true; break }
     }

@@ -43,4 +43,12 @@ describe('cim client (console)', () => {
     const online = await fetch(`${node.routeUrl}/v1/users/${bobId}/presence`).then((r) => r.json())
     expect(online.online).toBe(false)
   })
+  it('runs commands piped in before the login finished (printf ... | cim client)', async () => {
+    const c = console_('con-piped')
+    c.type(':info')
+    c.type(':q!')
+    await c.done
+    expect(c.screen()).toMatch(/userId=\d+ userName=con-piped/)
+    expect(c.screen()).toContain('logging out')
+  })
 })
