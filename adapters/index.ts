@@ -14,6 +14,15 @@ import { MemoryDiscovery } from './discovery/memory.ts'
 import { MemoryBus } from './bus/memory.ts'
 import { MemoryInbox } from './inbox/memory.ts'
 import { memoryMqttBackend } from './mqtt/memory.ts'
+import type { Config } from '../config.ts'
+import { codedError } from '../errors.ts'
+import { openRedis, quit, DEFAULT_PREFIX } from './redis.ts'
+import { RedisAccounts } from './accounts/redis.ts'
+import { RedisPresence } from './presence/redis.ts'
+import { RedisBus } from './bus/redis.ts'
+import { RedisInbox } from './inbox/redis.ts'
+import { redisMqttBackend } from './mqtt/redis.ts'
+import { ZooKeeperDiscovery } from './discovery/zookeeper.ts'
 
 export interface Adapters {
   accounts: Accounts
@@ -57,6 +66,70 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
     async close() {
       await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close()])
       await new Promise<void>((resolve) => mq.close(() => resolve()))
+    },
+  }
+}
+
+export interface ClusterAdapterOptions extends AdapterOptions {
+  /** Prefix of every Redis key and channel. Default `cim:`. */
+  redisPrefix?: string
+  /** ZooKeeper session timeout: how long a crashed broker stays listed. Default 10 000 ms. */
+  zkSessionTimeoutMs?: number
+  /** How long to wait for the first ZooKeeper connection. Default 15 000 ms. */
+  zkConnectTimeoutMs?: number
+  /** Connection errors that the adapters retry by themselves (for logging). Default: ignored. */
+  onError?: (err: Error) => void
+}
+
+/**
+ * The set the configuration asks for: Redis for accounts, presence, bus, inbox and MQTT when
+ * `redisUrl` is set; ZooKeeper for discovery when `zookeeper` is set; memory for the rest.
+ * Resolves once Redis answers and ZooKeeper's broker list is loaded; fails with
+ * CIM_BACKEND_UNAVAILABLE when either cannot be reached.
+ */
+export async function createAdapters(
+  config: Pick<Config, 'redisUrl' | 'zookeeper' | 'zkRoot' | 'inboxMaxPerUser'>,
+  opts: ClusterAdapterOptions = {},
+): Promise<Adapters> {
+  const inboxMaxPerUser = opts.inboxMaxPerUser ?? config.inboxMaxPerUser
+  if (!config.redisUrl && !config.zookeeper) return createMemoryAdapters({ inboxMaxPerUser })
+  const memory = createMemoryAdapters({ inboxMaxPerUser })
+
+  let discovery: Discovery = memory.discovery
+  if (config.zookeeper) {
+    try {
+      discovery = await ZooKeeperDiscovery.create({
+        connectString: config.zookeeper, root: config.zkRoot, onError: opts.onError,
+        sessionTimeoutMs: opts.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
+      })
+    } catch (err) {
+      throw codedError('BackendUnavailable', `ZooKeeper ${config.zookeeper}: ${(err as Error).message}`)
+    }
+  }
+  if (!config.redisUrl) return { ...memory, discovery, close: async () => { await Promise.all([memory.close(), discovery.close()]) } }
+
+  // One command connection shared by accounts, presence, inbox and bus publishes; the bus adds
+  // its subscriber connection and each aedes instance its own mq and persistence connections.
+  const client = openRedis(config.redisUrl, opts.onError)
+  try {
+    await client.ping()
+  } catch (err) {
+    client.disconnect()
+    await discovery.close()
+    throw codedError('BackendUnavailable', `Redis ${config.redisUrl}: ${(err as Error).message}`)
+  }
+  const shared = { redis: client, prefix: opts.redisPrefix ?? DEFAULT_PREFIX, onError: opts.onError }
+  const accounts = new RedisAccounts(shared)
+  const presence = new RedisPresence(shared)
+  const bus = new RedisBus(shared)
+  const inbox = new RedisInbox({ ...shared, maxPerUser: inboxMaxPerUser })
+  const mqtt = redisMqttBackend({ redis: config.redisUrl, prefix: shared.prefix, onError: opts.onError })
+  return {
+    accounts, presence, discovery, bus, inbox,
+    mqtt: mqtt.factory,
+    async close() {
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), mqtt.close()])
+      await quit(client)
     },
   }
 }

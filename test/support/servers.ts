@@ -7,6 +7,7 @@
  * exit handler (a SIGKILLed vitest worker), so no server outlives its test run.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -71,6 +72,13 @@ function capture(child: ChildProcess): () => string {
   const add = (b: Buffer) => { out = (out + b.toString()).slice(-4096) }
   child.stdout?.on('data', add)
   child.stderr?.on('data', add)
+  // CIM_TEST_SERVER_LOG=<file> appends the servers' own logs (warnings, errors) there, for debugging.
+  const logFile = process.env.CIM_TEST_SERVER_LOG
+  if (logFile) {
+    const log = (b: Buffer) => appendFileSync(logFile, `[${child.pid}] ${b.toString()}`)
+    child.stdout?.on('data', log)
+    child.stderr?.on('data', log)
+  }
   return () => out
 }
 

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { runInboxContract } from './contract.ts'
+import { RedisInbox } from './redis.ts'
+import { startRedis, type RedisServer } from '../../test/support/servers.ts'
+import type { InboxAppend } from './index.ts'
+
+let redis: RedisServer
+beforeAll(async () => { redis = await startRedis() })
+afterAll(async () => { await redis?.stop() })
+
+const freshPrefix = () => `cim:t-${randomUUID()}:`
+const msg = (text: string, ttlMs = 60_000): InboxAppend => ({ msgId: `m-${text}`, text, properties: { k: 'v' }, ts: Date.now(), ttlMs })
+
+runInboxContract('redis', async (maxPerUser) => new RedisInbox({ redis: redis.url, prefix: freshPrefix(), maxPerUser }))
+
+describe('Redis inbox across nodes', () => {
+  it('two nodes appending at once share one seq sequence and one cap', async () => {
+    const prefix = freshPrefix()
+    const a = new RedisInbox({ redis: redis.url, prefix, maxPerUser: 25 })
+    const b = new RedisInbox({ redis: redis.url, prefix, maxPerUser: 25 })
+    try {
+      const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append(42, msg(String(i))))
+      const results = await Promise.allSettled(attempts)
+      const stored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []))
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code: string }] : []))
+      expect(stored.sort((x, y) => x - y)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1))
+      expect(refused.length).toBe(15)
+      for (const e of refused) expect(e.code).toBe('CIM_INBOX_FULL')
+      expect((await b.list(42)).length).toBe(25)
+      expect(await a.stats()).toEqual({ stored: 25, expired: 0 })
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('expired messages free room under the cap and are counted, even for users nobody reads', async () => {
+    const inbox = new RedisInbox({ redis: redis.url, prefix: freshPrefix(), maxPerUser: 2 })
+    try {
+      await inbox.append(1, msg('short', 50))
+      await inbox.append(1, msg('long'))
+      for (let u = 100; u < 105; u++) await inbox.append(u, msg('short', 50))
+      await new Promise((r) => setTimeout(r, 120))
+      expect((await inbox.append(1, msg('next'))).seq).toBe(3)
+      expect((await inbox.list(1)).map((m) => m.text)).toEqual(['long', 'next'])
+      expect(await inbox.stats()).toEqual({ stored: 2, expired: 6 })
+      expect(await inbox.list(1, 0, 1)).toMatchObject([{ seq: 2, text: 'long', properties: { k: 'v' } }])
+    } finally {
+      await inbox.close()
+    }
+  })
+
+  it('at the cap, finds the user\'s own expired messages even behind a backlog of other users', async () => {
+    let now = 1_000_000
+    const inbox = new RedisInbox({ redis: redis.url, prefix: freshPrefix(), maxPerUser: 2, now: () => now })
+    const at = (text: string, ts: number, ttlMs: number): InboxAppend => ({ msgId: text, text, properties: {}, ts, ttlMs })
+    try {
+      // 300 expired messages of other users, older than user 1's: more than one sweep batch.
+      await Promise.all(Array.from({ length: 300 }, (_, i) => inbox.append(1000 + i, at(`o${i}`, now, 10))))
+      await inbox.append(1, at('short', now, 100))
+      await inbox.append(1, at('long', now, 60_000))
+      now += 1_000
+      expect((await inbox.append(1, at('next', now, 60_000))).seq).toBe(3)
+      await expect(inbox.append(1, at('over', now, 60_000))).rejects.toMatchObject({ code: 'CIM_INBOX_FULL' })
+      expect(await inbox.stats()).toEqual({ stored: 2, expired: 301 })
+    } finally {
+      await inbox.close()
+    }
+  })
+})

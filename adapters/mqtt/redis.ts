@@ -1,0 +1,75 @@
+/**
+ * The MQTT backend over Redis: mqemitter-redis carries publishes between the aedes instances of
+ * every broker node, aedes-persistence-redis keeps retained messages, sessions and QoS queues.
+ * Both on the same Redis as the other adapters; persistence keys under `<prefix>mqtt:`.
+ *
+ * mqemitter-redis uses MQTT topics as Redis channels, and a device subscribing to `#` makes it
+ * PSUBSCRIBE `*`, which also hears the bus's JSON messages. Its handler would decode those as
+ * msgpack and crash on the result, so its subscriber connection only passes on payloads that
+ * are msgpack maps — which is all mqemitter-redis itself ever publishes.
+ */
+import { createRequire } from 'node:module'
+import type { Redis } from 'ioredis'
+import mqemitterRedis from 'mqemitter-redis'
+import type { MqttBackend, MqttBackendFactory } from './index.ts'
+import { DEFAULT_PREFIX, openRedis } from '../redis.ts'
+
+// CommonJS without type declarations.
+const require = createRequire(import.meta.url)
+const redisPersistence = require('aedes-persistence-redis') as (opts: { conn: Redis; maxSessionDelivery?: number }) => AedesPersistence
+
+interface AedesPersistence { destroy(): Promise<void> | undefined }
+interface ClosableMq { close(cb: () => void): void; closed?: boolean }
+
+export interface RedisMqttOptions {
+  redis: string
+  /** Persistence keys go under `<prefix>mqtt:`. Default `cim:`. */
+  prefix?: string
+  onError?: (err: Error) => void
+}
+
+export interface RedisMqttBackend {
+  factory: MqttBackendFactory
+  /** Closes every mq and persistence the factory made (aedes.close() closes only its mq). */
+  close(): Promise<void>
+}
+
+/** msgpack map markers: fixmap 0x80–0x8f, map16 0xde, map32 0xdf. */
+const isMsgpackMap = (b: Buffer) => b.length > 0 && ((b[0] & 0xf0) === 0x80 || b[0] === 0xde || b[0] === 0xdf)
+
+function mqttSubscriber(url: string, onError?: (err: Error) => void): Redis {
+  const sub = openRedis(url, onError)
+  const emit = sub.emit.bind(sub)
+  sub.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === 'messageBuffer' && !isMsgpackMap(args[1] as Buffer)) return false
+    if (event === 'pmessageBuffer' && !isMsgpackMap(args[2] as Buffer)) return false
+    return emit(event, ...args)
+  }) as typeof sub.emit
+  return sub
+}
+
+export function redisMqttBackend(opts: RedisMqttOptions): RedisMqttBackend {
+  const made: Array<{ mq: ClosableMq; persistence: AedesPersistence; conn: Redis }> = []
+  const keyPrefix = `${opts.prefix ?? DEFAULT_PREFIX}mqtt:`
+  return {
+    factory(): MqttBackend {
+      const mq = mqemitterRedis({
+        subConn: mqttSubscriber(opts.redis, opts.onError),
+        pubConn: openRedis(opts.redis, opts.onError),
+      }) as unknown as ClosableMq
+      const conn = openRedis(opts.redis, opts.onError, { keyPrefix })
+      const persistence = redisPersistence({ conn })
+      made.push({ mq, persistence, conn })
+      return { mq, persistence }
+    },
+    async close() {
+      await Promise.all(made.splice(0).map(async ({ mq, persistence, conn }) => {
+        if (!mq.closed) await new Promise<void>((resolve) => mq.close(() => resolve()))
+        // destroy() throws when called twice or before aedes set the persistence up; either way
+        // the connection is ours to drop.
+        try { await persistence.destroy() } catch { /* already destroyed or never set up */ }
+        conn.disconnect()
+      }))
+    },
+  }
+}

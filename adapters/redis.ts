@@ -1,0 +1,75 @@
+/**
+ * What the Redis adapters share: how they get a connection, their key prefix, and Lua scripts run
+ * by SHA with a fallback to EVAL (the script cache is empty after a Redis restart).
+ *
+ * The scripts build some keys from the prefix inside Lua, so they target a single Redis server
+ * (or a primary with replicas), not Redis Cluster.
+ */
+import { createHash } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+
+export interface RedisAdapterOptions {
+  /**
+   * A Redis URL, for which the adapter opens its own connection and closes it in `close()`, or an
+   * ioredis client shared with other adapters, which `close()` leaves open.
+   */
+  redis: string | Redis
+  /** Prepended to every key and channel. Default `cim:`. */
+  prefix?: string
+  /**
+   * Connection errors of connections the adapter opened. ioredis reconnects by itself and queues
+   * commands meanwhile, so the default ignores them (commands still fail with their own errors).
+   */
+  onError?: (err: Error) => void
+}
+
+export const DEFAULT_PREFIX = 'cim:'
+
+export interface Connection {
+  client: Redis
+  /** Closes the connection if this adapter opened it. */
+  release(): Promise<void>
+}
+
+export function openRedis(url: string, onError: (err: Error) => void = () => {}, options: RedisOptions = {}): Redis {
+  const client = new Redis(url, options)
+  client.on('error', onError)
+  return client
+}
+
+export function connect(opts: RedisAdapterOptions): Connection {
+  if (typeof opts.redis !== 'string') return { client: opts.redis, release: async () => {} }
+  const client = openRedis(opts.redis, opts.onError)
+  return { client, release: () => quit(client) }
+}
+
+/** QUIT when connected (lets pending replies arrive), otherwise drop the reconnect loop. */
+export async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return
+  if (client.status !== 'ready') { client.disconnect(); return }
+  try { await client.quit() } catch { client.disconnect() }
+}
+
+export class Script {
+  private readonly sha: string
+
+  constructor(private readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex')
+  }
+
+  async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+      return client.eval(this.lua, keys.length, ...keys, ...args)
+    }
+  }
+}
+
+/** Lua: the server's clock in ms (one clock for every node, so TTL scores agree with PX expiry). */
+export const LUA_NOW_MS = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
