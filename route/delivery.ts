@@ -93,7 +93,18 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push: UserPush): Promise<UserResult[]> {
   const entries = await ctx.adapters.presence.users.getMany(push.userIds.map(String))
   const delivered = await deliver(brokers, groupByBroker(ctx, entries), push)
-  const missed = push.userIds.filter((id) => !delivered.has(id))
+  let missed = push.userIds.filter((id) => !delivered.has(id))
+  if (missed.length > 0) {
+    // A user may have reconnected elsewhere between our presence read and the broker's answer:
+    // read once more and follow anyone whose connection changed, instead of calling them offline.
+    const before = new Map(push.userIds.map((id, i) => [id, entries[i]?.connId]))
+    const again = await ctx.adapters.presence.users.getMany(missed.map(String))
+    const moved = again.map((e, i) => (e && e.connId !== before.get(missed[i]) ? e : undefined))
+    if (moved.some(Boolean)) {
+      for (const id of await deliver(brokers, groupByBroker(ctx, moved), push)) delivered.add(id)
+      missed = missed.filter((id) => !delivered.has(id))
+    }
+  }
   const results = new Map<number, UserResult>()
   await mapLimit(missed, 64, async (userId) => {
     // Online users passed the login check, so only the others need an account lookup.

@@ -49,6 +49,33 @@ describe('repeat login', () => {
     expect((await online(tb, userId))?.connId).toBe(entry.connId)
   })
 
+  it('a presence entry left by a broker that discovery no longer lists does not block a login', async () => {
+    const tb = await broker()
+    const { userId } = await tb.adapters.accounts.register('crash-survivor')
+    // What a SIGKILLed broker leaves behind until its TTL runs out.
+    await tb.adapters.presence.users.claim(
+      { id: String(userId), name: 'crash-survivor', brokerId: 'dead-broker', connId: 'gone', since: 1 },
+      { replace: false, ttlMs: 60_000 },
+    )
+    const c = await client(tb)
+    c.login(userId, 'crash-survivor', { proto: '2' })
+    expect((await c.frame(BaseCommand.LOGIN_REPLY)).properties.code).toBe('9000')
+    expect((await online(tb, userId))?.brokerId).toBe(tb.broker.id)
+  })
+
+  it('an entry held by a live broker still counts as a repeat login', async () => {
+    const tb = await broker()
+    await tb.adapters.discovery.register({ id: 'other-live', host: '127.0.0.1', cimPort: 1, httpPort: 2, mqttPort: 3, wsPort: 4, connections: 1, draining: false, startedAt: 1 })
+    const { userId } = await tb.adapters.accounts.register('held-elsewhere')
+    await tb.adapters.presence.users.claim(
+      { id: String(userId), name: 'held-elsewhere', brokerId: 'other-live', connId: 'c1', since: 1 },
+      { replace: false, ttlMs: 60_000 },
+    )
+    const c = await client(tb)
+    c.login(userId, 'held-elsewhere', { proto: '2' })
+    expect((await c.frame(BaseCommand.LOGIN_REPLY)).properties.code).toBe('CIM_REPEAT_LOGIN')
+  })
+
   it('with kick-old, KICKs and closes the old proto=2 session; presence names the new one', async () => {
     const tb = await broker({ repeatLogin: 'kick-old' })
     const { userId } = await tb.adapters.accounts.register('ben')

@@ -12,6 +12,8 @@ import { LOGGED_IN, LOGGING_IN, type Session } from '../session.ts'
 import { loginReplyFrame } from '../frames.ts'
 import { replayInbox } from '../replay.ts'
 import { dispatch } from './index.ts'
+import type { CimServer } from '../server.ts'
+import type { PresenceEntry } from '../../../adapters/presence/index.ts'
 
 export async function login(session: Session, frame: RequestFrame): Promise<void> {
   const server = session.server
@@ -43,9 +45,10 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
     const table = server.adapters.presence.users
     const ttlMs = server.config.presenceTtlMs
     let claim = await table.claim(entry, { replace: server.config.repeatLogin === 'kick-old', ttlMs })
-    if (!claim.ok && claim.current.brokerId === server.brokerId && server.users.get(userId)?.connId !== claim.current.connId) {
-      // The entry names a connection of ours that is already gone (its release is still in
-      // flight): not a repeat login.
+    if (!claim.ok && isStale(claim.current, server, userId)) {
+      // Not a repeat login: the entry names a connection of ours that is already gone (its
+      // release is still in flight), or a broker that discovery no longer lists (crashed; its
+      // entries would otherwise block this user until their TTL ran out).
       claim = await table.claim(entry, { replace: true, ttlMs })
     }
     if (session.state !== LOGGING_IN) {
@@ -98,4 +101,9 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
   if (session.state === LOGGED_IN) {
     await replayInbox(session).catch((err) => session.log('warn', { err }, 'inbox replay failed'))
   }
+}
+
+function isStale(current: PresenceEntry, server: CimServer, userId: number): boolean {
+  if (current.brokerId === server.brokerId) return server.users.get(userId)?.connId !== current.connId
+  return !server.adapters.discovery.brokers().some((b) => b.id === current.brokerId)
 }

@@ -36,6 +36,23 @@ describe('POST /v1/push/users/{userId}', () => {
     expect(b2.of('push')).toHaveLength(0)
   })
 
+  it('follows a user who reconnected to another broker while the push was in flight', async () => {
+    const [b1, b2] = await setup()
+    const id = await register('mover')
+    await b2.connect(id, 'mover') // where the user is now
+    // The route's first presence read raced the reconnect and still saw the old connection on b1.
+    const table = h.adapters.presence.users
+    const real = table.getMany.bind(table)
+    let reads = 0
+    table.getMany = async (ids) => (reads++ === 0
+      ? ids.map((i) => ({ id: i, name: 'mover', brokerId: 'b1', connId: 'old', since: 1 }))
+      : real(ids))
+    const res = await post(`/v1/push/users/${id}`, { message: 'catch me' })
+    expect(res.json()).toEqual({ results: [{ userId: id, status: 'delivered' }] })
+    expect(b1.of('push')).toHaveLength(1)
+    expect(b2.of('push')).toEqual([expect.objectContaining({ userIds: [id], text: 'catch me' })])
+  })
+
   it('answers offline for an offline user with qos 0 and stores nothing', async () => {
     await setup()
     const id = await register('a')
