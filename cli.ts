@@ -7,7 +7,7 @@
  *   cim client  the console chat client
  */
 import { Command, Option } from 'commander'
-import { defaults, resolveConfig, settings, type Config } from './config.ts'
+import { defaults, readConfigFile, resolveConfig, settings, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { createAdapters } from './adapters/index.ts'
 import { createBroker } from './broker/index.ts'
@@ -22,6 +22,7 @@ function addSettings(cmd: Command): Command {
     if (s.choices) opt.choices(s.choices as string[])
     cmd.addOption(opt)
   }
+  cmd.option('--config <file>', 'JSON file of settings (keys as in config.ts); flags and env override it; env CIM_CONFIG')
   return cmd
 }
 
@@ -32,7 +33,8 @@ function toConfig(opts: Record<string, unknown>): Config {
     const name = s.flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
     if (opts[name] !== undefined) overrides[s.key] = opts[name]
   }
-  return resolveConfig(overrides as Partial<Config>)
+  const file = (opts.config as string | undefined) ?? process.env.CIM_CONFIG
+  return resolveConfig(overrides as Partial<Config>, process.env, file ? readConfigFile(file) : {})
 }
 
 async function runNodes(config: Config, roles: { broker: boolean; route: boolean }): Promise<void> {

@@ -2,6 +2,7 @@
  * Every setting in one place, with its default, its environment variable and its CLI flag.
  * The CLI builds `--help` from this table, so documentation and behaviour cannot drift apart.
  */
+import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 
 export type BalanceStrategy = 'consistent-hash' | 'round-robin' | 'random' | 'least-connections'
@@ -110,14 +111,33 @@ export const defaults: Config = {
 }
 
 /**
- * Resolves configuration: defaults < environment < explicit values (CLI flags, test overrides).
- * Throws a clear error for a value that is not a number or not one of the choices.
+ * Reads a JSON config file whose keys are Config keys (`{"cimPort": 11212, "redisUrl": "..."}`).
+ * Unknown keys are refused so a typo does not silently fall back to a default.
  */
-export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export function readConfigFile(path: string): Partial<Config> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new Error(`config file ${path}: ${(err as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`config file ${path}: expected a JSON object`)
+  const known = new Set<string>(settings.map((s) => s.key))
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new Error(`config file ${path}: unknown setting "${key}" (known: ${[...known].join(', ')})`)
+  }
+  return parsed as Partial<Config>
+}
+
+/**
+ * Resolves configuration: defaults < config file < environment < explicit values (CLI flags,
+ * test overrides). Throws a clear error for a value that is not a number or not one of the choices.
+ */
+export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env, file: Partial<Config> = {}): Config {
   const out: Config = { ...defaults }
   const target = out as unknown as Record<string, string | number>
   for (const s of settings) {
-    const raw = overrides[s.key] ?? env[s.env]
+    const raw = overrides[s.key] ?? env[s.env] ?? file[s.key]
     if (raw === undefined || raw === '') continue
     if (s.kind === 'number') {
       const n = Number(raw)
