@@ -39,7 +39,9 @@ function toConfig(opts: Record<string, unknown>): Config {
 
 async function runNodes(config: Config, roles: { broker: boolean; route: boolean }): Promise<void> {
   const logger = createLogger(config.logLevel)
-  const adapters = await createAdapters(config)
+  // Connection trouble the adapters retry by themselves (Redis reconnects, an expired ZooKeeper
+  // session being replaced) is logged, so an operator can tell why a node went quiet.
+  const adapters = await createAdapters(config, { onError: (err) => logger.warn({ err: err.message }, 'backend connection') })
   const broker = roles.broker ? createBroker({ config, adapters, logger: logger.child({ part: 'broker' }) }) : undefined
   const app = roles.route ? await buildApp({ config, adapters, logger: logger.child({ part: 'route' }) }) : undefined
 

@@ -34,6 +34,10 @@ export interface Config {
   deliveryTimeoutMs: number
   inboxMaxPerUser: number
   inboxTtlSeconds: number
+  /** proto=2: redeliver unacked messages on the same connection after this long without ack progress. Default 10 s. */
+  ackTimeoutMs: number
+  /** How long a push's idempotencyKey is remembered (its first answer is returned again). Default 1 day. */
+  idempotencyWindowSeconds: number
   /** Device push topic; `{deviceId}` is replaced. */
   devicePushTopic: string
   broadcastTopic: string
@@ -45,6 +49,8 @@ export interface Config {
   /** ZooKeeper connect string; when set, discovery uses ZooKeeper. */
   zookeeper: string
   zkRoot: string
+  /** ZooKeeper session timeout: how long a crashed broker stays listed. Default 10 s. */
+  zkSessionTimeoutMs: number
 }
 
 export interface Setting {
@@ -74,6 +80,8 @@ export const settings: Setting[] = [
   { key: 'deliveryTimeoutMs', flag: '--delivery-timeout-ms', env: 'CIM_DELIVERY_TIMEOUT_MS', kind: 'number', description: 'route wait for a broker delivery answer' },
   { key: 'inboxMaxPerUser', flag: '--inbox-max-per-user', env: 'CIM_INBOX_MAX_PER_USER', kind: 'number', description: 'stored messages per user' },
   { key: 'inboxTtlSeconds', flag: '--inbox-ttl-seconds', env: 'CIM_INBOX_TTL_SECONDS', kind: 'number', description: 'lifetime of a stored message' },
+  { key: 'ackTimeoutMs', flag: '--ack-timeout-ms', env: 'CIM_ACK_TIMEOUT_MS', kind: 'number', description: 'redeliver unacked qos 1 messages to a proto=2 client after this long without an ACK' },
+  { key: 'idempotencyWindowSeconds', flag: '--idempotency-window-seconds', env: 'CIM_IDEMPOTENCY_WINDOW_SECONDS', kind: 'number', description: 'how long a push idempotencyKey returns its first answer' },
   { key: 'devicePushTopic', flag: '--device-push-topic', env: 'CIM_DEVICE_PUSH_TOPIC', kind: 'string', description: 'per-device push topic ({deviceId} replaced)' },
   { key: 'broadcastTopic', flag: '--broadcast-topic', env: 'CIM_BROADCAST_TOPIC', kind: 'string', description: 'topic every device is subscribed to' },
   { key: 'uplinkPrefix', flag: '--uplink-prefix', env: 'CIM_UPLINK_PREFIX', kind: 'string', description: 'device publishes under this prefix are relayed' },
@@ -81,6 +89,7 @@ export const settings: Setting[] = [
   { key: 'redisUrl', flag: '--redis', env: 'CIM_REDIS_URL', kind: 'string', description: 'Redis URL (cluster mode)' },
   { key: 'zookeeper', flag: '--zookeeper', env: 'CIM_ZOOKEEPER', kind: 'string', description: 'ZooKeeper connect string (cluster mode)' },
   { key: 'zkRoot', flag: '--zk-root', env: 'CIM_ZK_ROOT', kind: 'string', description: 'ZooKeeper root path' },
+  { key: 'zkSessionTimeoutMs', flag: '--zk-session-timeout-ms', env: 'CIM_ZK_SESSION_TIMEOUT_MS', kind: 'number', description: 'ZooKeeper session timeout: how long a crashed broker stays listed' },
 ]
 
 export const defaults: Config = {
@@ -101,6 +110,8 @@ export const defaults: Config = {
   deliveryTimeoutMs: 2_000,
   inboxMaxPerUser: 1000,
   inboxTtlSeconds: 7 * 24 * 3600,
+  ackTimeoutMs: 10_000,
+  idempotencyWindowSeconds: 86_400,
   devicePushTopic: 'devices/{deviceId}/push',
   broadcastTopic: 'devices/broadcast',
   uplinkPrefix: 'uplink/',
@@ -108,6 +119,7 @@ export const defaults: Config = {
   redisUrl: '',
   zookeeper: '',
   zkRoot: '/cim',
+  zkSessionTimeoutMs: 10_000,
 }
 
 /**

@@ -7,12 +7,14 @@ import type { Presence } from './presence/index.ts'
 import type { Discovery } from './discovery/index.ts'
 import type { Bus } from './bus/index.ts'
 import type { Inbox } from './inbox/index.ts'
+import type { Idempotency } from './idempotency/index.ts'
 import type { MqttBackendFactory } from './mqtt/index.ts'
 import { MemoryAccounts } from './accounts/memory.ts'
 import { MemoryPresence } from './presence/memory.ts'
 import { MemoryDiscovery } from './discovery/memory.ts'
 import { MemoryBus } from './bus/memory.ts'
 import { MemoryInbox } from './inbox/memory.ts'
+import { MemoryIdempotency } from './idempotency/memory.ts'
 import { memoryMqttBackend } from './mqtt/memory.ts'
 import type { Config } from '../config.ts'
 import { codedError } from '../errors.ts'
@@ -21,6 +23,7 @@ import { RedisAccounts } from './accounts/redis.ts'
 import { RedisPresence } from './presence/redis.ts'
 import { RedisBus } from './bus/redis.ts'
 import { RedisInbox } from './inbox/redis.ts'
+import { RedisIdempotency } from './idempotency/redis.ts'
 import { redisMqttBackend } from './mqtt/redis.ts'
 import { ZooKeeperDiscovery } from './discovery/zookeeper.ts'
 
@@ -30,6 +33,8 @@ export interface Adapters {
   discovery: Discovery
   bus: Bus
   inbox: Inbox
+  /** Push idempotency keys (claimed once across route nodes, answer remembered for the window). */
+  idempotency: Idempotency
   mqtt: MqttBackendFactory
   /** Closes every adapter (connections to Redis / ZooKeeper). */
   close(): Promise<void>
@@ -47,6 +52,7 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   const discovery = new MemoryDiscovery()
   const bus = new MemoryBus()
   const inbox = new MemoryInbox({ maxPerUser: opts.inboxMaxPerUser ?? 1000 })
+  const idempotency = new MemoryIdempotency()
   // One in-process mq and persistence shared by every aedes instance of this process, so several
   // brokers built in one process (tests) see each other's retained messages and publishes.
   // aedes closes its mq when it closes; the shared one must outlive any single broker, so each
@@ -61,10 +67,10 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
     },
   })
   return {
-    accounts, presence, discovery, bus, inbox,
+    accounts, presence, discovery, bus, inbox, idempotency,
     mqtt: () => ({ mq: sharedMq, persistence: backend.persistence }),
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close()])
       await new Promise<void>((resolve) => mq.close(() => resolve()))
     },
   }
@@ -73,7 +79,7 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
 export interface ClusterAdapterOptions extends AdapterOptions {
   /** Prefix of every Redis key and channel. Default `cim:`. */
   redisPrefix?: string
-  /** ZooKeeper session timeout: how long a crashed broker stays listed. Default 10 000 ms. */
+  /** ZooKeeper session timeout: how long a crashed broker stays listed. Default config.zkSessionTimeoutMs, else 10 000 ms. */
   zkSessionTimeoutMs?: number
   /** How long to wait for the first ZooKeeper connection. Default 15 000 ms. */
   zkConnectTimeoutMs?: number
@@ -88,7 +94,7 @@ export interface ClusterAdapterOptions extends AdapterOptions {
  * CIM_BACKEND_UNAVAILABLE when either cannot be reached.
  */
 export async function createAdapters(
-  config: Pick<Config, 'redisUrl' | 'zookeeper' | 'zkRoot' | 'inboxMaxPerUser'>,
+  config: Pick<Config, 'redisUrl' | 'zookeeper' | 'zkRoot' | 'inboxMaxPerUser'> & Partial<Pick<Config, 'zkSessionTimeoutMs'>>,
   opts: ClusterAdapterOptions = {},
 ): Promise<Adapters> {
   const inboxMaxPerUser = opts.inboxMaxPerUser ?? config.inboxMaxPerUser
@@ -100,7 +106,7 @@ export async function createAdapters(
     try {
       discovery = await ZooKeeperDiscovery.create({
         connectString: config.zookeeper, root: config.zkRoot, onError: opts.onError,
-        sessionTimeoutMs: opts.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
+        sessionTimeoutMs: opts.zkSessionTimeoutMs ?? config.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
       })
     } catch (err) {
       throw codedError('BackendUnavailable', `ZooKeeper ${config.zookeeper}: ${(err as Error).message}`)
@@ -123,15 +129,16 @@ export async function createAdapters(
   const presence = new RedisPresence(shared)
   const bus = new RedisBus(shared)
   const inbox = new RedisInbox({ ...shared, maxPerUser: inboxMaxPerUser })
+  const idempotency = new RedisIdempotency(shared)
   const mqtt = redisMqttBackend({ redis: config.redisUrl, prefix: shared.prefix, onError: opts.onError })
   return {
-    accounts, presence, discovery, bus, inbox,
+    accounts, presence, discovery, bus, inbox, idempotency,
     mqtt: mqtt.factory,
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), mqtt.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), mqtt.close()])
       await quit(client)
     },
   }
 }
 
-export type { Accounts, Presence, Discovery, Bus, Inbox }
+export type { Accounts, Presence, Discovery, Bus, Inbox, Idempotency }

@@ -31,6 +31,14 @@ export interface Connection {
   release(): Promise<void>
 }
 
+/**
+ * Options of a connection that only SUBSCRIBEs. No ready check: a subscription made while the
+ * connection is still in its handshake puts it in subscriber mode before ioredis sends INFO for
+ * the check, which then fails and drops the connection (redis/ioredis#2037). SUBSCRIBE is
+ * allowed while Redis loads its data, so the check protects nothing here.
+ */
+export const SUBSCRIBER_OPTIONS: RedisOptions = { enableReadyCheck: false }
+
 export function openRedis(url: string, onError: (err: Error) => void = () => {}, options: RedisOptions = {}): Redis {
   const client = new Redis(url, options)
   client.on('error', onError)

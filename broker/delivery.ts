@@ -8,7 +8,7 @@ import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage, type Unsub
 import { BusRpc } from '../adapters/bus/rpc.ts'
 import type { CimServer } from './cim/server.ts'
 import { SharedBody, seqTail, sharedProperties } from './cim/frames.ts'
-import { replayInbox } from './cim/replay.ts'
+import { catchUp, noteWritten, writeUpstream } from './cim/replay.ts'
 import type {
   BroadcastReply, BroadcastRequest, BrokerRequest, KickReply, KickRequest, PublishReply, PublishRequest,
   PushReply, PushRequest, ReplayReply,
@@ -64,14 +64,20 @@ export class Delivery {
       .catch((err) => this.opts.logger.error({ err, type: m.type }, 'bus reply failed'))
   }
 
-  /** Writes to each listed user connected here; the rest come back offline. */
+  /**
+   * Writes to each listed user connected here; the rest come back offline. A stored message (with
+   * a seq) goes through the connection's at-least-once stream (cim/replay.ts): it waits behind a
+   * replay in progress (answered `queued`), is skipped when the replay already wrote it, and
+   * otherwise is written and awaits its ACK (upstream clients: acked once the socket took it).
+   */
   push(req: PushRequest): PushReply & BusMessage {
     const cim = this.opts.cim
     const delivered: number[] = []
     const offline: number[] = []
+    const queued: number[] = []
     let plain: SharedBody | undefined
     let extended: SharedBody | undefined
-    const ts = String(Date.now())
+    const ts = String(req.ts ?? Date.now())
     const msgId = req.msgId ?? randomUUID()
     for (const userId of req.userIds) {
       const s = cim.loggedIn(userId)
@@ -80,20 +86,28 @@ export class Delivery {
         continue
       }
       const seq = req.seqs?.[String(userId)]
+      if (seq !== undefined) {
+        if (s.catchingUp) {
+          if (seq > s.pendingSeq) s.pendingSeq = seq
+          queued.push(userId)
+          continue
+        }
+        if (seq <= s.sentSeq) {
+          delivered.push(userId) // the replay (or a redelivery) wrote it already
+          continue
+        }
+      }
       let ok: boolean
       if (s.proto2) {
         extended ??= SharedBody.of(req.text, sharedProperties(req.properties, { msgId, ts }))
         const tail = seq === undefined ? s.tail! : Buffer.concat([s.tail!, seqTail(seq)])
         ok = s.write2(extended.prefix(tail.length), tail)
+        if (ok && seq !== undefined) noteWritten(s, seq)
       } else {
         plain ??= SharedBody.of(req.text, sharedProperties(req.properties))
         if (seq === undefined) ok = s.write2(plain.prefix(s.tail!.length), s.tail!)
         else {
-          // Upstream clients never ACK: a stored message is acked once the socket took it.
-          const inbox = cim.adapters.inbox
-          s.writeNow(plain.frameFor(s.tail!), (err) => {
-            if (!err) inbox.ack(userId, seq).catch((e) => this.opts.logger.warn({ err: e, userId }, 'inbox ack failed'))
-          })
+          writeUpstream(s, plain.frameFor(s.tail!), seq)
           ok = true
         }
       }
@@ -101,7 +115,7 @@ export class Delivery {
       else offline.push(userId)
     }
     cim.stats.deliveries += delivered.length
-    return { type: 'push-result', delivered, offline }
+    return { type: 'push-result', delivered, offline, queued }
   }
 
   /**
@@ -142,9 +156,10 @@ export class Delivery {
     }
   }
 
+  /** fetchOfflineMsgs: upstream clients get what is stored as one OFFLINE batch, proto=2 clients everything unacked. */
   async replay(userId: number): Promise<ReplayReply & BusMessage> {
     const s = this.opts.cim.loggedIn(userId)
-    const delivered = s ? await replayInbox(s) : 0
+    const delivered = s ? await catchUp(s, s.proto2 ? s.ackedSeq : 0, 'fetch') : 0
     return { type: 'replay-result', delivered }
   }
 }

@@ -11,7 +11,7 @@ function source(draining = false): BrokerHttpSource {
     cimConnections: () => 3,
     cimUsers: () => 2,
     mqttConnections: () => 4,
-    stats: { framesIn: 10, logins: 2, loginsRefused: 1, deliveries: 99, broadcasts: 5, closes: new Map([['CIM_READ_TIMEOUT', 2]]) },
+    stats: { framesIn: 10, logins: 2, loginsRefused: 1, deliveries: 99, broadcasts: 5, redeliveries: 0, closes: new Map([['CIM_READ_TIMEOUT', 2]]) },
   }
 }
 

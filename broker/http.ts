@@ -33,6 +33,7 @@ export function createBrokerMetrics(src: BrokerHttpSource): Registry {
   counter('cim_logins_refused_total', 'Refused CIM logins', () => src.stats.loginsRefused)
   counter('cim_deliveries_total', 'Push, broadcast and replay frames written to CIM clients', () => src.stats.deliveries)
   counter('cim_broadcasts_total', 'Broadcast messages handled', () => src.stats.broadcasts)
+  counter('cim_redeliveries_total', 'Stored messages written again after the ack timeout', () => src.stats.redeliveries)
   new Counter({
     name: 'cim_disconnects_total',
     help: 'CIM sessions ended, by catalogue code (CIM_CLIENT_CLOSED: the client hung up)',

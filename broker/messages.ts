@@ -11,9 +11,11 @@ export interface PushRequest {
   text: string
   /** Sender metadata; the broker adds receiveUserId (and msgId/seq/ts for proto=2 clients). */
   properties: Record<string, string>
-  /** Set when the message is stored in the inbox: the recipient's seq for this message. */
+  /** Set when the message is stored in the inbox (qos 1): each recipient's seq for this message. */
   seqs?: Record<string, number>
   msgId?: string
+  /** When the route accepted the message (ms); the `ts` proto=2 clients get. Default: the broker's clock. */
+  ts?: number
 }
 
 /** Push to every CIM connection of this broker. */
@@ -53,7 +55,18 @@ export interface ReplayRequest {
 
 export type BrokerRequest = PushRequest | BroadcastRequest | KickRequest | PublishRequest | ReplayRequest
 
-export interface PushReply { type: 'push-result'; delivered: number[]; offline: number[] }
+export interface PushReply {
+  type: 'push-result'
+  /** Written to the user's live connection here. */
+  delivered: number[]
+  /** Not connected here. */
+  offline: number[]
+  /**
+   * Connected here, but the stored message waits behind this connection's inbox replay (or
+   * redelivery), which writes it in seq order in a moment.
+   */
+  queued?: number[]
+}
 export interface BroadcastReply { type: 'broadcast-result'; brokerId: string; users: number }
 export interface KickReply { type: 'kick-result'; kicked: boolean }
 export interface PublishReply { type: 'publish-result'; ok: boolean; error?: string }

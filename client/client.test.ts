@@ -198,17 +198,70 @@ describe('CimClient over the wire (protocol doubles)', () => {
     expect(route.count('/registerAccount')).toBe(0)
   })
 
-  it('skips a seq gap that never fills after the reorder window, and acks past it', async () => {
+  it('never acks past a gap: holds later seqs until the redelivery fills it, then acks them all', async () => {
     const { broker, route } = await setup()
-    const { c, messages } = client(route.url, { userId: USER_ID, reorderWindowMs: 50 })
+    const { c, messages } = client(route.url, { userId: USER_ID })
     await c.connect()
     const s = broker.sessions[0]
     s.send(push('one', { msgId: 'g1', seq: '1' }))
     s.send(push('three', { msgId: 'g3', seq: '3' }))
-    await until(() => messages.length === 1 && s.acks().includes(1), 'first message and ACK 1')
-    await until(() => messages.length === 2, 'released after the window')
-    expect(messages.map((m) => m.text)).toEqual(['one', 'three'])
+    s.send(push('four', { msgId: 'g4', seq: '4' }))
+    await until(() => s.acks().length >= 1, 'ACK 1')
+    await new Promise((r) => setTimeout(r, 100))
+    expect(messages.map((m) => m.text)).toEqual(['one'])
+    expect(c.holding).toBe(2)
+    expect(s.acks().every((a) => a === 1)).toBe(true) // seq 2 never arrived: the ACK must not pass it
+    // The broker's redelivery after its ack timeout: everything above the acked seq, again.
+    for (const [text, seq] of [['two', 2], ['three', 3], ['four', 4]] as const) s.send(push(text, { msgId: `g${seq}`, seq: String(seq), prevSeq: String(seq - 1) }))
+    await until(() => s.acks().at(-1) === 4, 'ACK 4')
+    expect(messages.map((m) => m.text)).toEqual(['one', 'two', 'three', 'four'])
+    expect(c.duplicatesDropped).toBe(2) // the redelivered copies of 3 and 4
+  })
+
+  it('stops waiting for seqs the broker says expired (prevSeq), and delivers what it held in order', async () => {
+    const { broker, route } = await setup()
+    const { c, messages } = client(route.url, { userId: USER_ID })
+    await c.connect()
+    const s = broker.sessions[0]
+    s.send(push('one', { msgId: 'e1', seq: '1' }))
+    s.send(push('four', { msgId: 'e4', seq: '4' }))
+    await until(() => c.holding === 1, 'seq 4 held')
+    // Redelivery from seq 1: 2 and 3 expired in the inbox, so the first message names prevSeq 1.
+    s.send(push('four', { msgId: 'e4', seq: '4', prevSeq: '1' }))
+    s.send(push('five', { msgId: 'e5', seq: '5', prevSeq: '4' }))
+    await until(() => s.acks().at(-1) === 5, 'ACK 5')
+    expect(messages.map((m) => m.text)).toEqual(['one', 'four', 'five'])
+  })
+
+  it('starts at the LOGIN_REPLY ackedSeq: a live seq that overtakes the replay waits for it', async () => {
+    const { broker, route } = await setup((s) => s.send({
+      cmd: BaseCommand.LOGIN_REPLY, resMsg: 'ok', properties: { code: '9000', brokerId: 'fake-1', heartbeatSeconds: '10', ackedSeq: '10' },
+    }))
+    const { c, messages } = client(route.url, { userId: USER_ID })
+    await c.connect()
+    const s = broker.sessions[0]
+    s.send(push('twelve', { msgId: 'l12', seq: '12' }))
+    s.send(push('ten again', { msgId: 'l10', seq: '10' })) // acked before: a duplicate
+    await new Promise((r) => setTimeout(r, 50))
+    expect(messages).toEqual([])
+    s.send(push('eleven', { msgId: 'l11', seq: '11', prevSeq: '10' }))
+    await until(() => messages.length === 2, 'both in order')
+    expect(messages.map((m) => m.seq)).toEqual([11, 12])
+    await until(() => s.acks().at(-1) === 12, 'ACK 12')
+    expect(c.duplicatesDropped).toBe(1)
+  })
+
+  it('drops a second copy of one message stored twice (same msgId under two seqs) but acks both', async () => {
+    const { broker, route } = await setup()
+    const { c, messages } = client(route.url, { userId: USER_ID })
+    await c.connect()
+    const s = broker.sessions[0]
+    s.send(push('retried', { msgId: 'same', seq: '1' }))
+    s.send(push('retried', { msgId: 'same', seq: '2' }))
+    s.send(push('next', { msgId: 'other', seq: '3' }))
     await until(() => s.acks().at(-1) === 3, 'ACK 3')
+    expect(messages.map((m) => m.text)).toEqual(['retried', 'next'])
+    expect(c.duplicatesDropped).toBe(1)
   })
 
   it('drops a connection that stops answering pings and logs in again', async () => {

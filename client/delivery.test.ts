@@ -22,57 +22,101 @@ describe('RecentIds (duplicate suppression by msgId)', () => {
   })
 })
 
+/** accept() as a list of ready items, or null for a duplicate. */
+function acc<T>(w: SeqWindow<T>, seq: number, item: T, prevSeq?: number): T[] | null {
+  const r = w.accept(seq, item, prevSeq)
+  return r.duplicate ? null : r.ready
+}
+
 describe('SeqWindow (ordering and cumulative ack)', () => {
   it('delivers in order and acks the highest contiguous seq', () => {
     const w = new SeqWindow<string>()
     expect(w.ackSeq).toBeUndefined()
-    expect(w.accept(1, 'a')).toEqual(['a'])
-    expect(w.accept(2, 'b')).toEqual(['b'])
+    expect(acc(w, 1, 'a')).toEqual(['a'])
+    expect(acc(w, 2, 'b')).toEqual(['b'])
     expect(w.ackSeq).toBe(2)
   })
 
   it('starts from the first seq seen (an earlier run acked the ones before it)', () => {
     const w = new SeqWindow<string>()
-    expect(w.accept(51, 'x')).toEqual(['x'])
+    expect(acc(w, 51, 'x')).toEqual(['x'])
     expect(w.ackSeq).toBe(51)
   })
 
   it('holds an item past a gap and releases the run once the gap fills', () => {
     const w = new SeqWindow<string>()
-    w.accept(1, 'a')
-    expect(w.accept(3, 'c')).toEqual([])
-    expect(w.accept(4, 'd')).toEqual([])
+    acc(w, 1, 'a')
+    expect(acc(w, 3, 'c')).toEqual([])
+    expect(acc(w, 4, 'd')).toEqual([])
     expect(w.holding).toBe(2)
     expect(w.ackSeq).toBe(1) // 3 and 4 arrived, but 2 is missing: the ack must not pass it
-    expect(w.accept(2, 'b')).toEqual(['b', 'c', 'd'])
+    expect(acc(w, 2, 'b')).toEqual(['b', 'c', 'd'])
     expect(w.ackSeq).toBe(4)
     expect(w.holding).toBe(0)
   })
 
-  it('skipGap releases only up to the next gap', () => {
+  it('never moves the ack point past a gap, however long it lasts', () => {
     const w = new SeqWindow<string>()
-    w.accept(1, 'a')
-    w.accept(3, 'c'); w.accept(4, 'd'); w.accept(7, 'g')
-    expect(w.skipGap()).toEqual(['c', 'd'])
-    expect(w.ackSeq).toBe(4)
-    expect(w.holding).toBe(1)
-    expect(w.skipGap()).toEqual(['g'])
-    expect(w.ackSeq).toBe(7)
-    expect(w.skipGap()).toEqual([])
+    acc(w, 1, 'a')
+    for (let i = 3; i < 50; i++) expect(acc(w, i, String(i))).toEqual([])
+    expect(w.ackSeq).toBe(1)
   })
 
-  it('passes through an item at or below the ack point (a late one; msgIds catch duplicates)', () => {
+  it('treats a seq at or below the ack point, or one already held, as a duplicate', () => {
     const w = new SeqWindow<string>()
-    w.accept(5, 'e')
-    expect(w.accept(4, 'd')).toEqual(['d'])
+    acc(w, 5, 'e')
+    expect(acc(w, 4, 'd')).toBeNull()
+    expect(acc(w, 5, 'e')).toBeNull()
+    acc(w, 7, 'g')
+    expect(acc(w, 7, 'g')).toBeNull()
     expect(w.ackSeq).toBe(5)
   })
 
   it('keeps the first copy when the same seq is held twice', () => {
     const w = new SeqWindow<string>()
-    w.accept(1, 'a')
-    w.accept(3, 'c1'); w.accept(3, 'c2')
-    expect(w.accept(2, 'b')).toEqual(['b', 'c1'])
+    acc(w, 1, 'a')
+    acc(w, 3, 'c1')
+    expect(acc(w, 3, 'c2')).toBeNull()
+    expect(acc(w, 2, 'b')).toEqual(['b', 'c1'])
+  })
+
+  it('advanceTo sets the start from the server, releases held items below it, never goes back', () => {
+    const w = new SeqWindow<string>()
+    expect(w.advanceTo(10)).toEqual([])
+    expect(acc(w, 12, 'l')).toEqual([])
+    expect(acc(w, 11, 'k')).toEqual(['k', 'l'])
+    acc(w, 14, 'n'); acc(w, 16, 'p')
+    expect(w.advanceTo(8)).toEqual([]) // below: ignored
+    expect(w.advanceTo(15)).toEqual(['n', 'p'])
+    expect(w.ackSeq).toBe(16)
+  })
+
+  it('prevSeq at or below the ack point skips the seqs that will never come', () => {
+    const w = new SeqWindow<string>()
+    acc(w, 1, 'a')
+    acc(w, 4, 'd')
+    expect(acc(w, 6, 'f', 1)).toEqual(['d', 'f'])
+    expect(w.ackSeq).toBe(6)
+    // prevSeq above the ack point says nothing about the seqs below it: keep waiting.
+    expect(acc(w, 9, 'i', 8)).toEqual([])
+    expect(w.ackSeq).toBe(6)
+  })
+
+  it('a redelivered copy of a held seq whose gap the broker says is gone releases it', () => {
+    const w = new SeqWindow<string>()
+    acc(w, 1, 'a')
+    acc(w, 4, 'd')
+    expect(w.accept(4, 'd again', 1)).toEqual({ ready: ['d'], duplicate: true })
+    expect(w.ackSeq).toBe(4)
+  })
+
+  it('holds at most maxHeld items, dropping the highest (never acked, so sent again)', () => {
+    const w = new SeqWindow<string>(2)
+    acc(w, 1, 'a')
+    acc(w, 5, 'e'); acc(w, 3, 'c'); acc(w, 4, 'd')
+    expect(w.holding).toBe(2)
+    expect(acc(w, 2, 'b')).toEqual(['b', 'c', 'd'])
+    expect(acc(w, 5, 'e')).toEqual(['e']) // the dropped one, redelivered
   })
 })
 

@@ -1,9 +1,9 @@
 /**
  * Client-side delivery guarantees for proto=2 pushes (DESIGN.md "Extensions"): pushes carry a
  * `msgId` stable across redeliveries and, when stored for at-least-once delivery, a per-user `seq`
- * increasing by 1. The broker redelivers everything above the last ACK at each login, so the client
- * must drop what it already has (by msgId), hand the rest to the app in seq order, and ACK the
- * highest seq received with no gap before it.
+ * increasing by 1. The broker redelivers everything above the last ACK after its ack timeout and
+ * at each login, so the client must drop what it already has (by seq and by msgId), hand the rest
+ * to the app in seq order, and ACK the highest seq received with no gap before it.
  */
 
 /** A bounded set of recently seen message ids; the oldest id is forgotten first. */
@@ -42,19 +42,27 @@ export class RecentIds {
 }
 
 /**
- * Puts seq'd items back in order and computes the cumulative ACK.
+ * Puts seq'd items back in order, drops repeated seqs, and computes the cumulative ACK.
  *
- * - The first seq seen sets the starting point: a fresh process does not know which seqs an
- *   earlier run already acknowledged, and the broker replays from the first unacknowledged one.
- * - An item at or below the acked point passes straight through (duplicates are the msgId
- *   filter's job, not this class's).
- * - An item past a gap is held until the gap fills (two route nodes may publish seq n and n+1 in
- *   either order). `skipGap()` gives up on the first gap — the caller calls it after a reorder
- *   window, since a seq that never arrives expired from the inbox — so acks keep advancing.
+ * - The starting point is the broker's LOGIN_REPLY `ackedSeq` (`advanceTo`): every seq up to it
+ *   was acked or expired. Without one (an older server) the first seq seen sets it.
+ * - An item at or below the ack point, or one already held, is a duplicate (a redelivery).
+ * - An item past a gap is held until the gap fills — by the push in flight, the broker's
+ *   redelivery after its ack timeout, or the next login's replay. The ACK never passes a gap: a
+ *   seq acked without having arrived would be removed from the inbox and lost. The one exception
+ *   is a gap the broker says will never fill: replayed and redelivered items carry `prevSeq`, and
+ *   every seq strictly between it and the item's own was acked or expired.
+ * - Held items are bounded: past `maxHeld` the highest one is dropped. That is safe because it was
+ *   never acked, so the broker sends it again.
  */
 export class SeqWindow<T> {
   private base: number | undefined
   private readonly held = new Map<number, T>()
+
+  /** @param maxHeld items held behind a gap at most. Default 4096. */
+  constructor(private readonly maxHeld = 4096) {
+    if (maxHeld < 1) throw new RangeError('maxHeld must be at least 1')
+  }
 
   /** Highest seq received with no gap before it (the ACK's requestId); undefined before any. */
   get ackSeq(): number | undefined {
@@ -66,24 +74,49 @@ export class SeqWindow<T> {
     return this.held.size
   }
 
-  /** Accepts one item; returns the items now deliverable, in seq order (possibly none). */
-  accept(seq: number, item: T): T[] {
-    if (this.base === undefined) this.base = seq - 1
-    if (seq <= this.base) return [item]
-    if (seq > this.base + 1) {
-      if (!this.held.has(seq)) this.held.set(seq, item)
-      return []
-    }
-    this.base = seq
-    return [item, ...this.drain()]
+  /**
+   * The server says every seq ≤ `floor` was acked or expired (LOGIN_REPLY `ackedSeq`). Moves the
+   * ack point up to it (never down) and returns the held items that are now in order.
+   */
+  advanceTo(floor: number): T[] {
+    if (this.base !== undefined && floor <= this.base) return []
+    const out = this.releaseBelow(floor + 1)
+    this.base = floor
+    return out.concat(this.drain())
   }
 
-  /** Gives up on the first gap: releases the held items up to the next gap, in order. */
-  skipGap(): T[] {
-    if (this.held.size === 0) return []
-    const lowest = Math.min(...this.held.keys())
-    this.base = lowest - 1
-    return this.drain()
+  /**
+   * Accepts one item. `ready`: the items now deliverable, in seq order (possibly none).
+   * `duplicate`: this seq arrived before (it is not delivered again).
+   */
+  accept(seq: number, item: T, prevSeq?: number): { ready: T[]; duplicate: boolean } {
+    if (this.base === undefined) this.base = seq - 1
+    if (seq <= this.base) return { ready: [], duplicate: true }
+    let ready: T[] = []
+    // The seqs between prevSeq and this one will never come: stop waiting for them.
+    if (prevSeq !== undefined && prevSeq <= this.base && seq > this.base + 1) {
+      ready = this.releaseBelow(seq)
+      this.base = seq - 1
+    }
+    const duplicate = this.held.has(seq)
+    if (!duplicate) {
+      this.held.set(seq, item)
+      if (seq > this.base + 1) {
+        if (this.held.size > this.maxHeld) this.held.delete(Math.max(...this.held.keys()))
+        return { ready, duplicate }
+      }
+    }
+    return { ready: ready.concat(this.drain()), duplicate }
+  }
+
+  /** Removes and returns, in seq order, the held items below `seq`. */
+  private releaseBelow(seq: number): T[] {
+    const below = [...this.held.keys()].filter((k) => k < seq).sort((a, b) => a - b)
+    return below.map((k) => {
+      const v = this.held.get(k) as T
+      this.held.delete(k)
+      return v
+    })
   }
 
   private drain(): T[] {

@@ -1,8 +1,9 @@
 /**
  * CimClient: the TypeScript counterpart of the upstream cim-client-sdk. Logs in through the route
  * (which picks a live broker), holds one CIM TCP connection, and sends through the route's
- * CIM-compatible endpoints. With proto=2 (default) it also gets LOGIN_REPLY/KICK, acks pushes
- * cumulatively, drops redeliveries and hands seq'd messages over in order.
+ * CIM-compatible endpoints. With proto=2 (default) it also gets LOGIN_REPLY/KICK, acks stored
+ * pushes cumulatively (never past a gap), drops redeliveries by seq and msgId, and hands stored
+ * messages to the app in seq order, across reconnects and brokers.
  *
  * Unlike upstream, a reconnect logs in through the route every time (upstream's reconnect does too,
  * but gives up on a "repeat login" answer; we clear our own stale login once and retry).
@@ -21,6 +22,9 @@ export { CimRouteError, RouteApi, RouteCode, type SendResult, type ServerInfo, t
 export { CimConnection, CimLoginError } from './connection.ts'
 export type { CimClientOptions, CimClientState, CimClientEvents, ConnectedInfo, DisconnectedInfo, KickInfo } from './options.ts'
 
+/** A stored message waiting in the seq window. */
+interface Held { msgId: string | undefined; msgs: CimMessage[] }
+
 /** KICK codes after which logging in again is wrong or pointless. */
 const TERMINAL_KICKS = new Set(['CIM_KICKED', 'CIM_ADMIN_KICK', 'CIM_FORBIDDEN', 'CIM_ACCOUNT_MISMATCH'])
 /** Login answers a retry cannot fix. */
@@ -35,7 +39,8 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   private readonly readTimeoutMs: number
   private readonly backoff: BackoffOptions | false
   private readonly recent: RecentIds
-  private readonly window = new SeqWindow<CimMessage[]>()
+  private readonly window: SeqWindow<Held>
+  private dropped = 0
   private conn?: CimConnection
   private server?: ServerInfo & { brokerId?: string }
   private status: CimClientState = 'idle'
@@ -43,7 +48,6 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   private attempt = 0
   private connecting?: Promise<void>
   private reconnectTimer?: NodeJS.Timeout
-  private reorderTimer?: NodeJS.Timeout
   private ackDue = false
 
   constructor(private readonly opts: CimClientOptions) {
@@ -55,6 +59,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     this.readTimeoutMs = opts.readTimeoutMs ?? 3 * this.heartbeatMs
     this.backoff = opts.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...opts.reconnect }
     this.recent = new RecentIds(opts.dedupCapacity ?? 4096)
+    this.window = new SeqWindow<Held>(opts.maxHeld ?? 4096)
     this.route = new RouteApi({ routeUrl: opts.routeUrl, timeoutMs: opts.requestTimeoutMs })
   }
 
@@ -65,6 +70,16 @@ export class CimClient extends EventEmitter<CimClientEvents> {
 
   get state(): CimClientState {
     return this.status
+  }
+
+  /** Redelivered copies dropped so far (by seq or by msgId): the app never saw them. */
+  get duplicatesDropped(): number {
+    return this.dropped
+  }
+
+  /** Stored messages received past a gap, waiting for the missing seq before the app gets them. */
+  get holding(): number {
+    return this.window.holding
   }
 
   /** The broker of the current (or last) connection. */
@@ -97,8 +112,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     this.closed = true
     this.status = 'closed'
     clearTimeout(this.reconnectTimer)
-    clearTimeout(this.reorderTimer)
-    this.reconnectTimer = this.reorderTimer = undefined
+    this.reconnectTimer = undefined
     const c = this.conn
     this.conn = undefined
     c?.close()
@@ -193,6 +207,13 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     this.attempt = 0
     this.server = { ...server, brokerId: reply.brokerId }
     this.emit('connected', { ...this.server, userId: this.id as number, userName: this.userName, reconnect })
+    // Where our sequence stands on the server: a fresh process starts its window there; a
+    // reconnecting one that holds more than the server knows re-acks it (the last ACK was lost).
+    const floor = intProperty(reply.ackedSeq)
+    if (floor !== undefined) {
+      this.release(this.window.advanceTo(floor))
+      if ((this.window.ackSeq ?? 0) > floor) this.requestAck()
+    }
   }
 
   private onFrame(conn: CimConnection, f: ResponseFrame): void {
@@ -215,25 +236,30 @@ export class CimClient extends EventEmitter<CimClientEvents> {
 
   private onPush(f: ResponseFrame): void {
     const msgs = messagesOf(f, BaseCommand.OFFLINE)
-    const msgId = f.properties.msgId
+    const msgId = f.properties.msgId || undefined
     const seq = intProperty(f.properties.seq)
-    if (seq !== undefined) this.requestAck()
-    // A redelivery (the ack did not reach the broker before a reconnect): drop it, but ack again.
-    if (msgId && !this.recent.add(msgId)) return
-    if (seq === undefined) return this.deliver(msgs)
-    for (const ready of this.window.accept(seq, msgs)) this.deliver(ready)
-    this.armReorderTimer()
+    if (seq === undefined) {
+      // At most once (qos 0, broadcast): only a repeated msgId can make it a duplicate.
+      if (msgId !== undefined && !this.recent.add(msgId)) this.dropped++
+      else this.deliver(msgs)
+      return
+    }
+    // Stored (at least once): always ack, a redelivery too, so the broker can drop what we have.
+    this.requestAck()
+    const { ready, duplicate } = this.window.accept(seq, { msgId, msgs }, intProperty(f.properties.prevSeq))
+    if (duplicate) this.dropped++
+    this.release(ready)
   }
 
-  private armReorderTimer(): void {
-    if (this.window.holding === 0 || this.reorderTimer) return
-    this.reorderTimer = setTimeout(() => {
-      this.reorderTimer = undefined
-      // The missing seq did not come within the window: it expired from the inbox.
-      for (const ready of this.window.skipGap()) this.deliver(ready)
-      this.requestAck()
-      this.armReorderTimer()
-    }, this.opts.reorderWindowMs ?? 1_000)
+  /**
+   * Hands in-order stored messages to the app. A msgId seen before under another seq is the same
+   * message stored twice (a push retried with its idempotency key): dropped.
+   */
+  private release(ready: Held[]): void {
+    for (const h of ready) {
+      if (h.msgId !== undefined && !this.recent.add(h.msgId)) this.dropped++
+      else this.deliver(h.msgs)
+    }
   }
 
   /** One cumulative ACK per read, however many pushes it carried. */

@@ -28,8 +28,11 @@ export interface CimClientOptions {
   loginTimeoutMs?: number
   /** Route HTTP request timeout. Default 5,000 ms. */
   requestTimeoutMs?: number
-  /** How long a seq'd message waits for a missing earlier seq before the gap is skipped. Default 1,000 ms. */
-  reorderWindowMs?: number
+  /**
+   * Stored messages held behind a missing seq at most (the broker fills the gap by redelivery);
+   * past it the newest are dropped, unacked, to come again. Default 4096.
+   */
+  maxHeld?: number
   /** Recent msgIds remembered to drop redeliveries. Default 4096. */
   dedupCapacity?: number
   /** Largest accepted frame body. Default 64 KiB. */

@@ -18,6 +18,7 @@ import push from './v1/push/index.ts'
 import users from './v1/users/index.ts'
 import devices from './v1/devices/index.ts'
 import nodes from './v1/nodes/index.ts'
+import stats from './v1/stats/index.ts'
 import compat from './compat/index.ts'
 
 export interface AppDeps {
@@ -45,6 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(push, ctx)
     await v1.register(devices, ctx)
     await v1.register(nodes, ctx)
+    await v1.register(stats, ctx)
   }, { prefix: '/v1' })
   await app.register(compat, ctx)
   // Callers get a plain FastifyInstance; the TypeBox typing matters only inside the route plugins.

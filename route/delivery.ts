@@ -1,7 +1,8 @@
 /**
  * The push path, shared by /v1/push and the CIM-compatible p2p/group endpoints:
- * presence (which broker holds each user) → ONE bus message per broker, however many users it
- * holds → for users nobody delivered to, the inbox (qos 1) or `offline` (qos 0).
+ * presence (which broker holds each user) → (qos 1: the inbox first, which assigns each user's
+ * seq) → ONE bus message per broker, however many users it holds → per user `delivered`,
+ * `queued` (qos 1, stored) or `offline` (qos 0).
  */
 import type { BrokerClient } from '../broker/remote.ts'
 import type { PresenceEntry } from '../adapters/presence/index.ts'
@@ -51,29 +52,49 @@ export function groupByBroker(ctx: RouteContext, entries: Array<PresenceEntry | 
   return groups
 }
 
-/** Sends one push request per broker, in parallel. Resolves with the userIds a broker delivered to. */
-export async function deliver(brokers: BrokerClient, groups: Map<string, number[]>, msg: TextMessage): Promise<Set<number>> {
-  const delivered = new Set<number>()
-  await Promise.all([...groups].map(async ([brokerId, userIds]) => {
-    const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId })
-    const asked = new Set(userIds)
-    for (const id of reply.delivered) if (asked.has(id)) delivered.add(id)
-  }))
-  return delivered
+export interface Delivered {
+  /** Written to a live connection. */
+  delivered: Set<number>
+  /** Connected, and the broker writes the stored message right after the replay in progress. */
+  queued: Set<number>
 }
 
-/** Stores a message for a user who could not be reached now; it is replayed at their next login. */
-export async function store(ctx: RouteContext, userId: number, msg: TextMessage, ttlSeconds?: number): Promise<UserResult> {
+/**
+ * Sends one push request per broker, in parallel (ONE bus message per broker, however many users;
+ * `seqs` carries each user's seq of a stored message).
+ */
+export async function deliver(brokers: BrokerClient, groups: Map<string, number[]>, msg: TextMessage, seqs?: Record<string, number>, ts?: number): Promise<Delivered> {
+  const out: Delivered = { delivered: new Set(), queued: new Set() }
+  await Promise.all([...groups].map(async ([brokerId, userIds]) => {
+    let groupSeqs: Record<string, number> | undefined
+    if (seqs) {
+      groupSeqs = {}
+      for (const id of userIds) groupSeqs[id] = seqs[id]
+    }
+    const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, ts })
+    const asked = new Set(userIds)
+    for (const id of reply.delivered) if (asked.has(id)) out.delivered.add(id)
+    for (const id of reply.queued ?? []) if (asked.has(id)) out.queued.add(id)
+  }))
+  return out
+}
+
+/**
+ * Stores a qos 1 message for one user and returns its seq, or the rejection (inbox full). Stored
+ * BEFORE any delivery attempt: whatever happens next (broker crash, lost bus message, route
+ * crash), the message is replayed at the next login or redelivered after the ack timeout.
+ */
+export async function store(ctx: RouteContext, userId: number, msg: TextMessage, ts: number, ttlSeconds?: number): Promise<number | UserResult> {
   try {
-    await ctx.adapters.inbox.append(userId, {
+    const stored = await ctx.adapters.inbox.append(userId, {
       msgId: msg.msgId,
       text: msg.text,
       // Upstream stores receiveUserId with an offline message; the upstream client needs it.
       properties: { ...msg.properties, receiveUserId: String(userId) },
-      ts: Date.now(),
+      ts,
       ttlMs: (ttlSeconds ?? ctx.config.inboxTtlSeconds) * 1000,
     })
-    return { userId, status: 'queued' }
+    return stored.seq
   } catch (err) {
     if ((err as { code?: string }).code === catalogue.InboxFull.code) return { userId, status: 'rejected', code: catalogue.InboxFull.code }
     throw err
@@ -81,41 +102,55 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight (a 10,000-user push stays gentle on Redis). */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]) } }
+  const worker = async () => { while (next < items.length) await fn(items[next++]) }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }
 
-/** Pushes one text to users wherever they are connected. One result per userId, in input order. */
+/**
+ * Pushes one text to users wherever they are connected. One result per userId, in input order:
+ * qos 1: account check → inbox append (seq) → push → `delivered` or `queued` (`rejected` when the
+ * inbox is full); qos 0: push → `delivered` or `offline`.
+ */
 export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push: UserPush): Promise<UserResult[]> {
   const entries = await ctx.adapters.presence.users.getMany(push.userIds.map(String))
-  const delivered = await deliver(brokers, groupByBroker(ctx, entries), push)
-  let missed = push.userIds.filter((id) => !delivered.has(id))
+  const entryOf = new Map(push.userIds.map((id, i) => [id, entries[i]]))
+  const results = new Map<number, UserResult>()
+  if (push.checkAccounts) {
+    // Online users passed the login check, so only the others need an account lookup.
+    await mapLimit(push.userIds.filter((id) => !entryOf.get(id)), 64, async (userId) => {
+      if (!(await ctx.adapters.accounts.get(userId))) results.set(userId, { userId, status: 'rejected', code: catalogue.UserNotFound.code })
+    })
+  }
+  const ts = Date.now()
+  let seqs: Record<string, number> | undefined
+  if (push.qos === 1) {
+    const s: Record<string, number> = {}
+    await mapLimit(push.userIds.filter((id) => !results.has(id)), 64, async (userId) => {
+      const r = await store(ctx, userId, push, ts, push.ttlSeconds)
+      if (typeof r === 'number') s[userId] = r
+      else results.set(userId, r)
+    })
+    seqs = s
+  }
+  const targets = push.userIds.filter((id) => !results.has(id))
+  const { delivered, queued } = await deliver(brokers, groupByBroker(ctx, targets.map((id) => entryOf.get(id))), push, seqs, ts)
+  let missed = targets.filter((id) => !delivered.has(id) && !queued.has(id))
   if (missed.length > 0) {
     // A user may have reconnected elsewhere between our presence read and the broker's answer:
     // read once more and follow anyone whose connection changed, instead of calling them offline.
-    const before = new Map(push.userIds.map((id, i) => [id, entries[i]?.connId]))
     const again = await ctx.adapters.presence.users.getMany(missed.map(String))
-    const moved = again.map((e, i) => (e && e.connId !== before.get(missed[i]) ? e : undefined))
+    const moved = again.map((e, i) => (e && e.connId !== entryOf.get(missed[i])?.connId ? e : undefined))
     if (moved.some(Boolean)) {
-      for (const id of await deliver(brokers, groupByBroker(ctx, moved), push)) delivered.add(id)
-      missed = missed.filter((id) => !delivered.has(id))
+      const second = await deliver(brokers, groupByBroker(ctx, moved), push, seqs, ts)
+      for (const id of second.delivered) delivered.add(id)
+      for (const id of second.queued) queued.add(id)
+      missed = missed.filter((id) => !delivered.has(id) && !queued.has(id))
     }
   }
-  const results = new Map<number, UserResult>()
-  await mapLimit(missed, 64, async (userId) => {
-    // Online users passed the login check, so only the others need an account lookup.
-    if (push.checkAccounts && !(await ctx.adapters.accounts.get(userId))) {
-      results.set(userId, { userId, status: 'rejected', code: catalogue.UserNotFound.code })
-    } else if (push.qos === 1) {
-      results.set(userId, await store(ctx, userId, push, push.ttlSeconds))
-    } else {
-      results.set(userId, { userId, status: 'offline' })
-    }
-  })
+  // qos 1: stored, so whoever was not written to now gets it at the next login (or redelivery).
+  for (const userId of [...missed, ...queued]) results.set(userId, { userId, status: push.qos === 1 ? 'queued' : 'offline' })
   return push.userIds.map((userId) => results.get(userId) ?? { userId, status: 'delivered' })
 }
 

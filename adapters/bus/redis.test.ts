@@ -68,6 +68,28 @@ describe('Redis bus', () => {
     }
   })
 
+  it('delivers to a subscription made during the connection handshake (redis/ioredis#2037)', async () => {
+    // A route subscribes to its reply channel when it starts, which can fall between TCP connect
+    // and ready; with ioredis' ready check on, that subscription never delivered anything.
+    const prefix = freshPrefix()
+    const shared = new Redis(redis.url)
+    const a = new RedisBus({ redis: shared, prefix })
+    const b = new RedisBus({ redis: redis.url, prefix })
+    try {
+      const sub = (a as unknown as { sub: Redis }).sub
+      await new Promise((resolve) => sub.once('connect', resolve))
+      const got: BusMessage[] = []
+      await a.subscribe('ch', (m) => got.push(m))
+      // The failure came once the handshake ended: publish after it, until one is heard.
+      await until(() => sub.status === 'ready', 2_000).catch(() => {})
+      await until(() => got.length > 0 || (void b.publish('ch', { type: 'hello' }), false), 2_000)
+      expect(got[0]).toEqual({ type: 'hello' })
+    } finally {
+      await Promise.all([a.close(), b.close()])
+      shared.disconnect()
+    }
+  })
+
   it('re-subscribes after Redis restarts and delivers again', async () => {
     const prefix = freshPrefix()
     const a = new RedisBus({ redis: redis.url, prefix })

@@ -13,7 +13,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { Bus, BusHandler, BusMessage, Unsubscribe } from './index.ts'
-import { connect, DEFAULT_PREFIX, openRedis, quit, type Connection, type RedisAdapterOptions } from '../redis.ts'
+import { connect, DEFAULT_PREFIX, openRedis, quit, SUBSCRIBER_OPTIONS, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 export interface RedisBusOptions extends RedisAdapterOptions {
   /** A handler threw or a payload was not a bus message. Default: a process warning. */
@@ -33,10 +33,13 @@ export class RedisBus implements Bus {
     this.prefix = opts.prefix ?? DEFAULT_PREFIX
     this.onDeliveryError = opts.onDeliveryError ?? ((err, channel) => process.emitWarning(`bus channel ${channel}: ${err.message}`))
     // The subscriber is always our own connection, even when the command connection is shared.
+    // No ready check on it: ioredis (5.8.2+, redis/ioredis#2037) writes a SUBSCRIBE issued between
+    // TCP connect and ready at once, then sends its ready check (INFO), which subscriber mode
+    // forbids; the check fails, the connection is torn down and the subscription never delivers.
     if (typeof opts.redis === 'string') {
-      this.sub = openRedis(opts.redis, opts.onError)
+      this.sub = openRedis(opts.redis, opts.onError, SUBSCRIBER_OPTIONS)
     } else {
-      this.sub = opts.redis.duplicate()
+      this.sub = opts.redis.duplicate(SUBSCRIBER_OPTIONS)
       this.sub.on('error', opts.onError ?? (() => {}))
     }
     this.sub.on('message', (channel: string, payload: string) => this.deliver(channel, payload))

@@ -28,6 +28,13 @@ export interface ZooKeeperDiscoveryOptions {
   handshakeTimeoutMs?: number
   /** Errors that are retried or skipped (connection loss, a znode with unreadable data). Default: ignored. */
   onError?: (err: Error) => void
+  /**
+   * How long `deregister()` waits after removing the znode before it resolves. Other nodes learn
+   * of the removal through their watches (a notification, then a read), milliseconds after
+   * ZooKeeper confirms it to us; a broker that kicked its clients at once would have them sent
+   * straight back to it by a route that has not caught up. Default 500 ms.
+   */
+  deregisterSettleMs?: number
 }
 
 /** Upstream cim's znode name for a broker. */
@@ -71,6 +78,7 @@ export class ZooKeeperDiscovery implements Discovery {
       retryMs: opts.retryMs ?? 100,
       maxRetryMs: opts.maxRetryMs ?? 5_000,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 2_000,
+      deregisterSettleMs: opts.deregisterSettleMs ?? 500,
       onError: opts.onError ?? (() => {}),
     }
   }
@@ -262,18 +270,23 @@ export class ZooKeeperDiscovery implements Discovery {
       },
       deregister: async () => {
         if (!this.own.delete(name) || this.closed) return
-        await this.removeOwn(name)
+        const removed = await this.removeOwn(name)
         if (this.nodes.delete(name)) this.changed()
+        // Give the other nodes' watches time to catch up before the caller drains (see option).
+        if (removed) await new Promise((r) => setTimeout(r, this.opts.deregisterSettleMs))
       },
     }
   }
 
-  private async removeOwn(name: string): Promise<void> {
+  /** Removes one of our znodes; resolves whether this call removed it. */
+  private async removeOwn(name: string): Promise<boolean> {
     try {
       await call<void>((cb) => this.client.remove(`${this.root}/${name}`, -1, cb))
+      return true
     } catch (err) {
       // Gone already, or not connected: the znode is ephemeral and goes with the session.
       if (zkCode(err) !== zk.Exception.NO_NODE) this.opts.onError(err as Error)
+      return false
     }
   }
 

@@ -41,6 +41,27 @@ export function runInboxContract(name: string, make: (maxPerUser: number) => Pro
       expect((await inbox.list(5)).map((m) => m.text)).toEqual(['a', 'b'])
     })
 
+    it('floor: 0 for a new user, below the lowest stored seq, the last seq once all are acked', async () => {
+      inbox = await make(100)
+      expect(await inbox.floor(11)).toBe(0)
+      for (const t of ['a', 'b', 'c']) await inbox.append(11, msg(t))
+      expect(await inbox.floor(11)).toBe(0)
+      await inbox.ack(11, 2)
+      expect(await inbox.floor(11)).toBe(2)
+      await inbox.ack(11, 3)
+      expect(await inbox.floor(11)).toBe(3)
+    })
+
+    it('floor passes expired messages (they will never come) and counts them', async () => {
+      inbox = await make(100)
+      await inbox.append(12, msg('short', 50))
+      await inbox.append(12, msg('short too', 50))
+      await inbox.append(12, msg('long', 60_000))
+      await new Promise((r) => setTimeout(r, 150))
+      expect(await inbox.floor(12)).toBe(2)
+      expect((await inbox.stats()).expired).toBe(2)
+    })
+
     it('drops expired messages and counts them', async () => {
       inbox = await make(100)
       await inbox.append(9, msg('short', 100))

@@ -40,6 +40,12 @@ export interface Inbox {
   append(userId: number, msg: InboxAppend): Promise<InboxMessage>
   /** Unexpired messages with seq > afterSeq, in seq order. */
   list(userId: number, afterSeq?: number, limit?: number): Promise<InboxMessage[]>
+  /**
+   * Where the user's sequence stands: every seq ≤ the answer was acknowledged or expired, so any
+   * message still to come has a higher seq. The lowest stored seq − 1, or the last assigned seq
+   * when nothing is stored (0 for a user who never had a message). Told to proto=2 clients at login.
+   */
+  floor(userId: number): Promise<number>
   /** Removes every message with seq ≤ uptoSeq (cumulative ack). Returns how many were removed. */
   ack(userId: number, uptoSeq: number): Promise<number>
   stats(): Promise<InboxStats>

@@ -40,6 +40,13 @@ export class MemoryInbox implements Inbox {
     return box.messages.filter((m) => m.seq > afterSeq).slice(0, limit)
   }
 
+  async floor(userId: number): Promise<number> {
+    const box = this.boxes.get(userId)
+    if (!box) return 0
+    this.sweep(box)
+    return box.messages.length > 0 ? box.messages[0].seq - 1 : box.lastSeq
+  }
+
   async ack(userId: number, uptoSeq: number): Promise<number> {
     const box = this.boxes.get(userId)
     if (!box) return 0

@@ -97,6 +97,33 @@ if dropped > 0 then redis.call('INCRBY', KEYS[4], dropped) end
 return out
 `)
 
+// KEYS: seq, q, m, due, expired · ARGV: userId, now, inbox prefix → the user's floor (see Inbox.floor)
+const floor = new Script(LUA_SWEEP + `
+local now = tonumber(ARGV[2])
+local dropped = 0
+local result
+-- Expired heads do not count: drop them (a bounded number per call; a lower answer is still safe).
+for _ = 1, 1000 do
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #head == 0 then
+    result = tonumber(redis.call('GET', KEYS[1]) or '0')
+    break
+  end
+  local s = redis.call('ZSCORE', KEYS[4], ARGV[1] .. ':' .. head[1])
+  if s and tonumber(s) > now and redis.call('HEXISTS', KEYS[3], head[1]) == 1 then
+    result = tonumber(head[1]) - 1
+    break
+  end
+  dropped = dropped + drop(KEYS[2], KEYS[3], KEYS[4], ARGV[1], head[1])
+end
+if dropped > 0 then redis.call('INCRBY', KEYS[5], dropped) end
+if result == nil then
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #head == 0 then result = tonumber(redis.call('GET', KEYS[1]) or '0') else result = tonumber(head[1]) - 1 end
+end
+return result
+`)
+
 // KEYS: q, m, due · ARGV: userId, uptoSeq → removed count
 const ack = new Script(`
 local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
@@ -167,6 +194,11 @@ export class RedisInbox implements Inbox {
       out.push({ msgId: b.msgId, seq: Number(flat[i]), text: b.text, properties: b.properties, ts: b.ts, expiresAt: b.expiresAt })
     }
     return out
+  }
+
+  async floor(userId: number): Promise<number> {
+    const k = this.userKeys(userId)
+    return await floor.run(this.conn.client, [k.seq, k.q, k.m, k.due, k.expired], [userId, this.now(), this.prefix]) as number
   }
 
   async ack(userId: number, uptoSeq: number): Promise<number> {

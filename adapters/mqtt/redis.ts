@@ -9,10 +9,11 @@
  * are msgpack maps — which is all mqemitter-redis itself ever publishes.
  */
 import { createRequire } from 'node:module'
+import type { EventEmitter } from 'node:events'
 import type { Redis } from 'ioredis'
 import mqemitterRedis from 'mqemitter-redis'
 import type { MqttBackend, MqttBackendFactory } from './index.ts'
-import { DEFAULT_PREFIX, openRedis } from '../redis.ts'
+import { DEFAULT_PREFIX, openRedis, SUBSCRIBER_OPTIONS } from '../redis.ts'
 
 // CommonJS without type declarations.
 const require = createRequire(import.meta.url)
@@ -38,7 +39,7 @@ export interface RedisMqttBackend {
 const isMsgpackMap = (b: Buffer) => b.length > 0 && ((b[0] & 0xf0) === 0x80 || b[0] === 0xde || b[0] === 0xdf)
 
 function mqttSubscriber(url: string, onError?: (err: Error) => void): Redis {
-  const sub = openRedis(url, onError)
+  const sub = openRedis(url, onError, SUBSCRIBER_OPTIONS) // mqemitter-redis subscribes at once (see SUBSCRIBER_OPTIONS)
   const emit = sub.emit.bind(sub)
   sub.emit = ((event: string | symbol, ...args: unknown[]) => {
     if (event === 'messageBuffer' && !isMsgpackMap(args[1] as Buffer)) return false
@@ -56,7 +57,11 @@ export function redisMqttBackend(opts: RedisMqttOptions): RedisMqttBackend {
       const mq = mqemitterRedis({
         subConn: mqttSubscriber(opts.redis, opts.onError),
         pubConn: openRedis(opts.redis, opts.onError),
-      }) as unknown as ClosableMq
+      }) as unknown as ClosableMq & { state: EventEmitter }
+      // mqemitter-redis re-emits its connections' errors on `state`, an EventEmitter nobody
+      // listens to: while Redis is down, the first refused reconnect threw an unhandled 'error'
+      // and crashed the broker. ioredis reconnects by itself; report and carry on.
+      mq.state.on('error', opts.onError ?? (() => {}))
       const conn = openRedis(opts.redis, opts.onError, { keyPrefix })
       const persistence = redisPersistence({ conn })
       made.push({ mq, persistence, conn })

@@ -16,13 +16,15 @@ export function kickFrame(code: string, reason: string): Buffer {
   return encodeResponse({ cmd: BaseCommand.KICK, properties: { code, reason } })
 }
 
-/** LOGIN_REPLY (proto=2 only): `resMsg` "ok" or the reason, `code` 9000 or a catalogue code. */
-export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number): Buffer {
-  return encodeResponse({
-    cmd: BaseCommand.LOGIN_REPLY,
-    resMsg: code ? reason : 'ok',
-    properties: { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds) },
-  })
+/**
+ * LOGIN_REPLY (proto=2 only): `resMsg` "ok" or the reason, `code` 9000 or a catalogue code. A
+ * successful one carries `ackedSeq`: every stored message up to it was acked or expired, so the
+ * next one the client can get is above it (a fresh client process starts its window there).
+ */
+export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number, ackedSeq?: number): Buffer {
+  const properties: Record<string, string> = { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds) }
+  if (ackedSeq !== undefined) properties.ackedSeq = String(ackedSeq)
+  return encodeResponse({ cmd: BaseCommand.LOGIN_REPLY, resMsg: code ? reason : 'ok', properties })
 }
 
 /** The per-recipient `seq` property of an at-least-once push, appended after the recipient tail. */

@@ -12,6 +12,7 @@ import type { KickRequest } from '../messages.ts'
 import { codedError } from '../../errors.ts'
 import { FlushScheduler } from './writer.ts'
 import { CLOSING, LOGGED_IN, Session } from './session.ts'
+import { catchUp } from './replay.ts'
 
 export interface CimServerOptions {
   config: Config
@@ -30,6 +31,8 @@ export interface CimStats {
   /** Frames written to clients for pushes and broadcasts. */
   deliveries: number
   broadcasts: number
+  /** Stored messages written again after the ack timeout (proto=2 clients that did not ACK). */
+  redeliveries: number
   /** Sessions ended, by catalogue code (CIM_CLIENT_CLOSED when the client hung up). */
   closes: Map<string, number>
 }
@@ -63,7 +66,7 @@ export class CimServer {
   readonly sessions = new Set<Session>()
   /** Logged-in sessions by userId (one per user on this broker). */
   readonly users = new Map<number, Session>()
-  readonly stats: CimStats = { framesIn: 0, logins: 0, loginsRefused: 0, deliveries: 0, broadcasts: 0, closes: new Map() }
+  readonly stats: CimStats = { framesIn: 0, logins: 0, loginsRefused: 0, deliveries: 0, broadcasts: 0, redeliveries: 0, closes: new Map() }
   /** What proto=2 clients are told in LOGIN_REPLY: ping at a third of the read timeout. */
   readonly heartbeatSeconds: number
   kickRemote: CimServerOptions['kickRemote']
@@ -97,7 +100,7 @@ export class CimServer {
       this.server.once('error', reject)
       this.server.listen(port, host, () => {
         this.server.off('error', reject)
-        const tick = Math.min(1000, Math.max(10, Math.floor(this.config.readTimeoutMs / 4)))
+        const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(this.config.readTimeoutMs, this.config.ackTimeoutMs) / 4)))
         this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
         resolve((this.server.address() as { port: number }).port)
       })
@@ -148,16 +151,24 @@ export class CimServer {
     }
   }
 
-  /** One periodic pass instead of a timer per socket: read timeouts and stuck closes. */
+  /**
+   * One periodic pass instead of a timer per socket: read timeouts, stuck closes, and stored
+   * messages written without ack progress for ackTimeoutMs (redelivered on the same connection).
+   */
   private sweep(): void {
     const now = Date.now()
     const limit = this.config.readTimeoutMs
+    const ackTimeout = this.config.ackTimeoutMs
     for (const s of this.sessions) {
       if (s.state === CLOSING) {
         if (now - s.lastRead > CLOSE_GRACE_MS) s.socket.destroy()
       } else if (now - s.lastRead > limit) {
         const err = codedError('ReadTimeout', limit)
         s.end(err.code, err.message, 'info')
+      } else if (s.waitingSince !== 0 && now - s.waitingSince >= ackTimeout && !s.catchingUp && s.state === LOGGED_IN) {
+        s.waitingSince = now
+        catchUp(s, s.proto2 ? s.ackedSeq : s.sentSeq, 'redeliver')
+          .catch((err) => s.log('warn', { err }, 'redelivery failed (retried after the ack timeout)'))
       }
     }
   }

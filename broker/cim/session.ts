@@ -43,6 +43,19 @@ export class Session extends Writer {
   lastRead = Date.now()
   /** Frames received while the login is in progress, handled after it. */
   backlog: RequestFrame[] | null = null
+  // The at-least-once stream (replay.ts): a few numbers, no per-message state.
+  /** Every stored message with seq ≤ this was written to this connection, or is gone. */
+  sentSeq = 0
+  /** Highest seq written to this connection. */
+  maxSeq = 0
+  /** Highest seq acked: by the client (proto=2), or taken by the socket (upstream clients). */
+  ackedSeq = 0
+  /** Since when written messages wait for ack progress (ms); 0 = nothing outstanding. */
+  waitingSince = 0
+  /** An inbox read (replay, redelivery) is in flight: stored pushes wait for it. */
+  catchingUp = false
+  /** Highest seq of a stored push that waited behind the inbox read. */
+  pendingSeq = 0
   private readonly decoder: FrameDecoder
 
   constructor(socket: Socket, readonly server: CimServer) {

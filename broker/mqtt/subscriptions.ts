@@ -51,8 +51,10 @@ export function subscribeServerSide(client: Client, config: TopicConfig): Promis
   // restored session must not get (MQTT 3.1.1 §3.1.2.4 as aedes reads it in its restoreSubs).
   const current = (client as Client & { subscriptions: Record<string, unknown> }).subscriptions
   const missing = serverSubscriptions(config, client.id).filter((s) => !current[s.topic])
-  if (missing.length === 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    client.subscribe({ subscriptions: missing }, (err) => (err ? reject(err) : resolve()))
-  })
+  // One SUBSCRIBE per topic: for a persistent session aedes stores the packet's whole list once
+  // per topic, and aedes-persistence-redis' BroadcastPersistence then waits twice under one key
+  // (client id + first topic), so a two-topic subscribe on Redis never calls back.
+  return Promise.all(missing.map((sub) => new Promise<void>((resolve, reject) => {
+    client.subscribe({ subscriptions: [sub] }, (err) => (err ? reject(err) : resolve()))
+  }))).then(() => undefined)
 }

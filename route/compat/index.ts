@@ -111,7 +111,9 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   })
 
   app.get('/onlineUser', { schema: schema.onlineUser }, async (req) => {
-    const entries = await allEntries(ctx, 'users')
+    // Users of a broker that discovery dropped (crashed) are offline, though their entries live until their TTL.
+    const listed = new Set(discovery.brokers().map((b) => b.id))
+    const entries = (await allEntries(ctx, 'users')).filter((e) => listed.has(e.brokerId))
     const users = await Promise.all(entries.map(async (e) => ({
       userId: Number(e.id),
       userName: e.name ?? (await accounts.get(Number(e.id)))?.userName ?? '',

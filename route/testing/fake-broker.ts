@@ -18,6 +18,8 @@ export class FakeBroker {
   /** Every request received, in order (bus fields corr/replyTo stripped). */
   readonly requests: BrokerRequest[] = []
   readonly users = new Set<number>()
+  /** Users answered `queued` (held behind a replay in progress, as the real broker does). */
+  readonly queuedUsers = new Set<number>()
   /** When true, requests are recorded but never answered (a hung or dead broker). */
   silent = false
   private readonly rpc: BusRpc
@@ -73,8 +75,9 @@ export class FakeBroker {
       case 'push':
         return this.rpc.reply(m, {
           type: 'push-result',
-          delivered: r.userIds.filter((id) => this.users.has(id)),
+          delivered: r.userIds.filter((id) => this.users.has(id) && !this.queuedUsers.has(id)),
           offline: r.userIds.filter((id) => !this.users.has(id)),
+          queued: r.userIds.filter((id) => this.users.has(id) && this.queuedUsers.has(id)),
         })
       case 'broadcast':
         return this.rpc.reply(m, { type: 'broadcast-result', brokerId: this.info.id, users: this.users.size })

@@ -18,16 +18,16 @@ export interface RedisServer {
   port: number
   /** Kills the server and removes its temp dir. */
   stop(): Promise<void>
-  /** Kills the server and starts a new one on the same port (empty: nothing is persisted). */
-  restart(): Promise<void>
+  /** Kills the server and starts a new one on the same port (empty: nothing is persisted), after `downMs` (default 0). */
+  restart(downMs?: number): Promise<void>
 }
 
 export interface ZooKeeperServer {
   connectString: string
   port: number
   stop(): Promise<void>
-  /** Kills the JVM and starts it again on the same port and data dir (sessions and znodes survive). */
-  restart(): Promise<void>
+  /** Kills the JVM and starts it again on the same port and data dir (sessions and znodes survive), after `downMs` (default 0). */
+  restart(downMs?: number): Promise<void>
 }
 
 const REDIS_BIN = process.env.CIM_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
@@ -141,8 +141,9 @@ export async function startRedis(): Promise<RedisServer> {
       await kill(child)
       await rm(dir, { recursive: true, force: true })
     },
-    async restart() {
+    async restart(downMs = 0) {
       await kill(child)
+      await sleep(downMs)
       await launch()
     },
   }
@@ -213,8 +214,9 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
       await kill(child)
       await rm(dir, { recursive: true, force: true })
     },
-    async restart() {
+    async restart(downMs = 0) {
       await kill(child)
+      await sleep(downMs)
       await launch()
     },
   }

@@ -2,15 +2,16 @@
  * LOGIN_REQUEST (cmd absent = 0): reqMsg is the userName, requestId the userId.
  *
  * Steps: authenticate → claim presence (reject or kick-old) → bind the session → LOGIN_REPLY to
- * proto=2 clients (upstream sends no reply) → replay the inbox (on every login; upstream fetches
- * offline messages only once at client start) → handle frames that arrived meanwhile.
+ * proto=2 clients (upstream sends no reply; ours carries `ackedSeq`, the inbox floor, so a fresh
+ * client process knows which seq comes next) → handle frames that arrived meanwhile → replay the
+ * inbox (on every login; upstream fetches offline messages only once at client start).
  */
 import type { RequestFrame } from '../../../proto/codec.ts'
 import { encodeRecipientTail } from '../../../proto/codec.ts'
 import { codedError } from '../../../errors.ts'
 import { LOGGED_IN, LOGGING_IN, type Session } from '../session.ts'
 import { loginReplyFrame } from '../frames.ts'
-import { replayInbox } from '../replay.ts'
+import { catchUp } from '../replay.ts'
 import { dispatch } from './index.ts'
 import type { CimServer } from '../server.ts'
 import type { PresenceEntry } from '../../../adapters/presence/index.ts'
@@ -70,13 +71,22 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
         .catch((err) => session.log('warn', { err, brokerId: replaced.brokerId }, 'remote kick failed'))
     }
 
+    // From here on, ending the session releases the presence entry (server.closed).
     session.userId = userId
     session.connId = connId
+    // Where the user's sequence stands: every seq up to it was acked or expired. Read before the
+    // session takes pushes, so the replay below starts exactly there.
+    const floor = await server.adapters.inbox.floor(userId)
+    if (session.state !== LOGGING_IN) return
+
     session.tail = encodeRecipientTail(userId)
+    session.sentSeq = session.maxSeq = session.ackedSeq = floor
+    // Stored pushes wait until the replay is written: live seq N never overtakes stored N−1.
+    session.catchingUp = true
     session.state = LOGGED_IN
     server.users.set(userId, session)
     server.stats.logins++
-    if (session.proto2) session.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds))
+    if (session.proto2) session.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds, floor))
     session.log('info', { userName, proto: session.proto2 ? 2 : 1 }, 'logged in')
     // Frames that arrived during the login, in order, before any later one.
     const backlog = session.backlog
@@ -99,7 +109,11 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
   }
 
   if (session.state === LOGGED_IN) {
-    await replayInbox(session).catch((err) => session.log('warn', { err }, 'inbox replay failed'))
+    await catchUp(session, session.sentSeq, 'login').catch((err) => {
+      session.log('warn', { err }, 'inbox replay failed (retried after the ack timeout)')
+      // Nothing was written, but the sweep must still come back for whatever is stored.
+      if (session.waitingSince === 0) session.waitingSince = Date.now()
+    })
   }
 }
 

@@ -67,10 +67,57 @@ describe('POST /v1/push/users/{userId}', () => {
     expect(res.json()).toEqual({ results: [{ userId: id, status: 'queued' }] })
     const [stored] = await h.adapters.inbox.list(id)
     expect(stored).toMatchObject({
-      msgId: 'order-17', seq: 1, text: 'later',
+      seq: 1, text: 'later',
       properties: { sendUserId: '0', sendUserName: 'system', receiveUserId: String(id) },
     })
+    // The msgId is server-assigned: the idempotency key names the request, not the message.
+    expect(stored.msgId).toMatch(/^[0-9a-f-]{36}$/)
     expect(stored.expiresAt - stored.ts).toBe(60_000)
+  })
+
+  it('qos 1 stores BEFORE delivering: the push carries the seq and msgId, and stays stored until acked', async () => {
+    const [b1] = await setup()
+    const id = await register('a')
+    await b1.connect(id, 'a')
+    for (const text of ['one', 'two']) {
+      expect((await post(`/v1/push/users/${id}`, { message: text, qos: 1 })).json()).toEqual({ results: [{ userId: id, status: 'delivered' }] })
+    }
+    const stored = await h.adapters.inbox.list(id)
+    expect(stored.map((m) => [m.seq, m.text])).toEqual([[1, 'one'], [2, 'two']])
+    expect(b1.of('push').map((p) => [p.seqs, p.msgId, p.text])).toEqual([
+      [{ [id]: 1 }, stored[0].msgId, 'one'],
+      [{ [id]: 2 }, stored[1].msgId, 'two'],
+    ])
+    expect(b1.of('push')[0].ts).toBe(stored[0].ts)
+  })
+
+  it('qos 0 sends no seqs and stores nothing for an online user', async () => {
+    const [b1] = await setup()
+    const id = await register('a')
+    await b1.connect(id, 'a')
+    expect((await post(`/v1/push/users/${id}`, { message: 'now' })).json().results[0].status).toBe('delivered')
+    expect(b1.of('push')[0].seqs).toBeUndefined()
+    expect(await h.adapters.inbox.list(id)).toEqual([])
+  })
+
+  it('answers queued when the broker holds the push behind a replay in progress', async () => {
+    const [b1] = await setup()
+    const id = await register('a')
+    await b1.connect(id, 'a')
+    b1.queuedUsers.add(id)
+    expect((await post(`/v1/push/users/${id}`, { message: 'm', qos: 1 })).json().results[0].status).toBe('queued')
+    expect(b1.of('push')).toHaveLength(1) // no second attempt: the broker has it
+  })
+
+  it('answers rejected with CIM_INBOX_FULL for an ONLINE user at the cap too, and sends nothing', async () => {
+    const [b1] = await setup({ inboxMaxPerUser: 1 })
+    const id = await register('a')
+    await b1.connect(id, 'a')
+    expect((await post(`/v1/push/users/${id}`, { message: '1', qos: 1 })).json().results[0].status).toBe('delivered')
+    const res = await post(`/v1/push/users/${id}`, { message: '2', qos: 1 })
+    expect(res.json()).toEqual({ results: [{ userId: id, status: 'rejected', code: 'CIM_INBOX_FULL' }] })
+    expect(b1.of('push')).toHaveLength(1)
+    expect((await h.adapters.inbox.list(id)).map((m) => m.text)).toEqual(['1'])
   })
 
   it('queues with qos 1 when the broker answers offline or does not answer at all', async () => {
@@ -133,14 +180,30 @@ describe('POST /v1/push/users', () => {
     expect(b2.of('push')[0].userIds.sort()).toEqual([ids[2], ids[3]].sort())
   })
 
-  it('queues the offline ones with qos 1', async () => {
-    const [b1] = await setup()
-    const [on, off] = await Promise.all(['on', 'off'].map(register))
-    await b1.connect(on, 'on')
-    const res = await post('/v1/push/users', { userIds: [on, off], message: 'm', qos: 1 })
-    expect(res.json().results).toEqual([{ userId: on, status: 'delivered' }, { userId: off, status: 'queued' }])
-    expect(await h.adapters.inbox.list(on)).toHaveLength(0)
-    expect(await h.adapters.inbox.list(off)).toHaveLength(1)
+  it('qos 1: stores for everyone first, ONE bus message per broker with each user\'s seq, queues the offline ones', async () => {
+    const [b1, b2] = await setup()
+    const [on1, on2, on3, off] = await Promise.all(['on1', 'on2', 'on3', 'off'].map(register))
+    await b1.connect(on1, 'on1')
+    await b1.connect(on2, 'on2')
+    await b2.connect(on3, 'on3')
+    await post(`/v1/push/users/${on2}`, { message: 'earlier', qos: 1 }) // on2's next seq is 2
+    const unknown = 99
+    const res = await post('/v1/push/users', { userIds: [on1, on2, on3, off, unknown], message: 'm', qos: 1 })
+    expect(res.json().results).toEqual([
+      { userId: on1, status: 'delivered' },
+      { userId: on2, status: 'delivered' },
+      { userId: on3, status: 'delivered' },
+      { userId: off, status: 'queued' },
+      { userId: unknown, status: 'rejected', code: 'CIM_USER_NOT_FOUND' },
+    ])
+    const batch = b1.of('push').filter((p) => p.text === 'm')
+    expect(batch).toHaveLength(1)
+    expect(batch[0].seqs).toEqual({ [on1]: 1, [on2]: 2 })
+    expect(b2.of('push')).toEqual([expect.objectContaining({ userIds: [on3], seqs: { [on3]: 1 } })])
+    for (const id of [on1, on2, on3, off]) expect((await h.adapters.inbox.list(id)).at(-1)?.text).toBe('m')
+    // One msgId for the whole batch (each user's copy is told apart by its seq).
+    expect(b2.of('push')[0].msgId).toBe(batch[0].msgId)
+    expect(await h.adapters.inbox.list(unknown)).toEqual([])
   })
 
   it('rejects an empty list and more than 10,000 userIds', async () => {

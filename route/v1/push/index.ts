@@ -1,10 +1,12 @@
 /** /v1/push/* and /v1/publish: the business push API. Every push answers per target. */
 import { randomUUID } from 'node:crypto'
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../../errors.ts'
 import type { PublishRequest } from '../../../broker/messages.ts'
 import type { RouteContext } from '../../context.ts'
-import { checkMessageSize, pushToUsers, type UserPush } from '../../delivery.ts'
+import { checkMessageSize, pushToUsers, type UserPush, type UserResult } from '../../delivery.ts'
+import { runOnce } from '../../../adapters/idempotency/once.ts'
 import * as schema from './schema.ts'
 
 /** Sender metadata of pushes from the business backend (upstream clients print these). */
@@ -32,16 +34,32 @@ export function payloadBase64(payload: string, encoding: 'utf8' | 'base64' = 'ut
 const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { accounts, presence, discovery } = ctx.adapters
 
-  function userPush(userIds: number[], body: PushBody, checkAccounts: boolean): UserPush {
-    checkMessageSize(ctx, body.message)
+  function userPush(userIds: number[], body: PushBody, checkAccounts: boolean, msgId: string): UserPush {
     return {
-      userIds, checkAccounts,
+      userIds, checkAccounts, msgId,
       text: body.message,
       properties: { ...SYSTEM_SENDER, ...body.properties },
       qos: body.qos ?? 0,
       ttlSeconds: body.ttlSeconds,
-      msgId: body.idempotencyKey ?? randomUUID(),
     }
+  }
+
+  /**
+   * Runs a user push once per idempotencyKey (scoped to the endpoint and target): a repeat within
+   * the window gets the first answer and sends nothing, across route nodes. The msgId is always
+   * server-assigned (a key is the caller's name for a request, not a message id clients dedupe by).
+   */
+  async function once(scope: string, body: PushBody, reply: FastifyReply, run: (msgId: string) => Promise<UserResult[]>): Promise<{ results: UserResult[] }> {
+    checkMessageSize(ctx, body.message)
+    if (body.idempotencyKey === undefined) return { results: await run(randomUUID()) }
+    // A duplicate waits this long for the first request's answer before taking it over: a push
+    // takes at most two broker round trips (the second follows a user who moved) plus storage.
+    const waitMs = 2 * ctx.config.deliveryTimeoutMs + 1_000
+    const windowMs = ctx.config.idempotencyWindowSeconds * 1000
+    const { answer, ran } = await runOnce(ctx.adapters.idempotency, `push/${scope}|${body.idempotencyKey}`, { windowMs, waitMs },
+      async (msgId) => ({ results: await run(msgId) }))
+    if (!ran) void reply.header('idempotent-replayed', 'true')
+    return answer
   }
 
   /** Publishes through a live broker; the topic is the balancing key so one topic keeps its order. */
@@ -52,15 +70,15 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return broker.id
   }
 
-  app.post('/push/users/:userId', { schema: schema.pushUser }, async (req) => {
+  app.post('/push/users/:userId', { schema: schema.pushUser }, async (req, reply) => {
     const { userId } = req.params
     if (!(await accounts.get(userId))) throw new errors.UserNotFound(userId)
-    return { results: await pushToUsers(app.brokers, ctx, userPush([userId], req.body, false)) }
+    return once(`users/${userId}`, req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush([userId], req.body, false, msgId)))
   })
 
-  app.post('/push/users', { schema: schema.pushUsers }, async (req) => {
+  app.post('/push/users', { schema: schema.pushUsers }, async (req, reply) => {
     const userIds = [...new Set(req.body.userIds)]
-    return { results: await pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true)) }
+    return once('users', req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true, msgId)))
   })
 
   app.post('/push/devices/:deviceId', { schema: schema.pushDevice }, async (req) => {

@@ -7,20 +7,27 @@ const pushOptions = {
   properties: Type.Optional(stringMap('Extra CIM properties; sendUserId defaults to "0" and sendUserName to "system"')),
   qos: Type.Optional(oneOf([0, 1], {
     default: 0,
-    description: '0: deliver to online users only. 1: store for users who are offline (replayed at their next login).',
+    description: '0: fire and forget, online users only (`offline` otherwise). 1: at least once — stored in the '
+      + 'inbox before delivery with a server-assigned msgId and a per-user seq, then `delivered` (written to a '
+      + 'live connection) or `queued` (replayed at the next login); proto=2 clients ack it, and unacked '
+      + 'messages are redelivered until acked or expired.',
   })),
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'Lifetime of a stored (qos 1) message; default the server inbox TTL' })),
   idempotencyKey: Type.Optional(Type.String({
     minLength: 1, maxLength: 128,
-    description: 'Becomes the message id (`msgId`), so a retried push reaches clients with the same id and they can drop the duplicate',
+    description: 'A repeat of this push with the same key (same endpoint and target) within the idempotency window '
+      + '(default 1 day) returns the first answer and sends nothing again, whichever route node answers it. '
+      + 'A repeat that arrives while the first is still running waits for its answer. The answer of a repeat '
+      + 'carries the header `idempotent-replayed: true`.',
   })),
 }
 
 const UserResult = Type.Object({
   userId: UserId,
   status: oneOf(['delivered', 'queued', 'offline', 'rejected'], {
-    description: 'delivered: written to a live connection. queued: stored, replayed at the next login. '
-      + 'offline: not connected (qos 0). rejected: see `code`.',
+    description: 'delivered: written to a live connection. queued: stored (qos 1), delivered at the next login. '
+      + 'offline: not connected (qos 0). rejected: see `code` (CIM_INBOX_FULL: the inbox is at its cap, nothing was '
+      + 'evicted; CIM_USER_NOT_FOUND: no such user, in a list push).',
   }),
   code: Type.Optional(Type.String({ description: 'Why the target was rejected (CIM_USER_NOT_FOUND, CIM_INBOX_FULL)' })),
 }, { additionalProperties: false })

@@ -5,7 +5,10 @@ import type { RouteContext } from '../../context.ts'
 import * as schema from './schema.ts'
 
 const users: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
-  const { accounts, presence } = ctx.adapters
+  const { accounts, presence, discovery } = ctx.adapters
+  // A crashed broker's entries live until their TTL runs out, but the user is not reachable once
+  // discovery drops the broker: read them as offline, as pushes and logins already do (delivery.ts).
+  const listed = (brokerId: string) => discovery.brokers().some((b) => b.id === brokerId)
 
   app.post('/users', { schema: schema.register }, async (req, reply) => {
     const { userId, userName, created } = await accounts.register(req.body.userName)
@@ -15,7 +18,7 @@ const users: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   app.get('/users/online', { schema: schema.online }, async (req) => {
     const page = await presence.users.list(req.query.cursor, req.query.limit ?? 100)
     return {
-      items: page.items.map((e) => ({ userId: Number(e.id), userName: e.name ?? '', brokerId: e.brokerId })),
+      items: page.items.filter((e) => listed(e.brokerId)).map((e) => ({ userId: Number(e.id), userName: e.name ?? '', brokerId: e.brokerId })),
       ...(page.next ? { next: page.next } : {}),
     }
   })
@@ -23,7 +26,7 @@ const users: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   app.get('/users/:userId/presence', { schema: schema.presence }, async (req) => {
     const { userId } = req.params
     const entry = await presence.users.get(String(userId))
-    if (entry) return { online: true, brokerId: entry.brokerId, since: entry.since }
+    if (entry && listed(entry.brokerId)) return { online: true, brokerId: entry.brokerId, since: entry.since }
     if (!(await accounts.get(userId))) throw new errors.UserNotFound(userId)
     return { online: false }
   })

@@ -1,0 +1,154 @@
+/**
+ * The route's broker selection at login, measured over real processes: three brokers registered in
+ * a real ZooKeeper, one route per strategy, 1,000 registered users logging in through
+ * POST /login. Each strategy spreads them the way its algorithm promises, and consistent hashing
+ * moves only about 1/N of the users when a fourth broker joins.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import mqtt, { type MqttClient } from 'mqtt'
+import type { BalanceStrategy } from '../config.ts'
+import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './support/servers.ts'
+import { Cluster, type RouteProcess } from './support/cluster.ts'
+import { eventually as eventuallyWithin, getJson, postJson } from './support/wire.ts'
+
+/** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
+const WAIT = 10_000
+const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWithin(check, ms)
+
+const USERS = 1_000
+const STRATEGIES: BalanceStrategy[] = ['consistent-hash', 'round-robin', 'random', 'least-connections']
+
+let redis: RedisServer
+let zookeeper: ZooKeeperServer
+let cluster: Cluster
+const routes = new Map<BalanceStrategy, RouteProcess>()
+let otherHashRoute: RouteProcess
+let users: Array<{ userId: number; userName: string }> = []
+const closers: Array<() => unknown> = []
+
+/** Runs `fn` over `items`, `limit` at a time. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) { const i = next++; out[i] = await fn(items[i]) }
+  }))
+  return out
+}
+
+beforeAll(async () => {
+  [redis, zookeeper] = await Promise.all([startRedis(), startZooKeeper()])
+  // Heartbeats every 500 ms, so the connection counts least-connections balances on are fresh.
+  // One route per strategy, and a second consistent-hash route to check that routes agree.
+  cluster = await Cluster.start({
+    redisUrl: redis.url, zookeeper: zookeeper.connectString, brokers: 3, settings: { presenceTtlMs: 1_500 },
+    routes: [...STRATEGIES, 'consistent-hash' as const].map((strategy) => ({ strategy })),
+  })
+  STRATEGIES.forEach((strategy, i) => routes.set(strategy, cluster.routes[i]))
+  otherHashRoute = cluster.routes[STRATEGIES.length]
+  const url = routes.get('round-robin')!.url
+  users = await mapLimit(Array.from({ length: USERS }, (_, i) => `spread-${i}`), 32, async (userName) => {
+    const res = await postJson(`${url}/registerAccount`, { userName })
+    return { userId: res.body.dataBody.userId as number, userName }
+  })
+}, 120_000)
+
+// The processes' own logs explain most failures.
+beforeEach(({ onTestFailed }) => onTestFailed(() => { console.error(cluster?.output()) }))
+
+afterAll(async () => {
+  for (const c of closers.splice(0)) await c()
+  await cluster?.close()
+  await Promise.all([redis?.stop(), zookeeper?.stop()])
+})
+
+/** Logs every user in through the route of `strategy`; the broker id each was sent to, by userId. */
+async function loginAll(strategy: BalanceStrategy): Promise<Map<number, string>> {
+  const route = routes.get(strategy)!
+  const byPort = new Map(cluster.brokers.map((b) => [b.cimPort, b.id]))
+  const assigned = await mapLimit(users, 32, async (u) => {
+    const res = await postJson(`${route.url}/login`, u)
+    expect(res.body.code, JSON.stringify(res.body)).toBe('9000')
+    return [u.userId, byPort.get(res.body.dataBody.cimServerPort) ?? `?${res.body.dataBody.cimServerPort}`] as const
+  })
+  return new Map(assigned)
+}
+
+function counts(assigned: Map<number, string>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const id of assigned.values()) out[id] = (out[id] ?? 0) + 1
+  return out
+}
+
+/** 1,000 draws over 3 brokers at p = 1/3: sd ≈ 15, so [250, 420] is more than 5 sd either way. */
+function expectEvenSpread(c: Record<string, number>, ids: string[]): void {
+  expect(Object.keys(c).sort()).toEqual(ids)
+  for (const id of ids) {
+    expect(c[id], JSON.stringify(c)).toBeGreaterThanOrEqual(250)
+    expect(c[id], JSON.stringify(c)).toBeLessThanOrEqual(420)
+  }
+}
+
+describe('login strategies over 3 real brokers', () => {
+  const three = ['broker-a', 'broker-b', 'broker-c']
+
+  it('round-robin: exactly 333/333/334, in turn', async () => {
+    const c = counts(await loginAll('round-robin'))
+    expect(Object.values(c).sort()).toEqual([333, 333, 334])
+    expect(Object.keys(c).sort()).toEqual(three)
+  })
+
+  it('random: about a third each, and not sticky per user', async () => {
+    const first = await loginAll('random')
+    expectEvenSpread(counts(first), three)
+    const second = await loginAll('random')
+    const changed = users.filter((u) => first.get(u.userId) !== second.get(u.userId)).length
+    // Two independent draws differ 2/3 of the time.
+    expect(changed).toBeGreaterThan(500)
+  })
+
+  it('consistent hash: about a third each, the same broker for a user on every login and every route', async () => {
+    const first = await loginAll('consistent-hash')
+    expectEvenSpread(counts(first), three)
+    expect(await loginAll('consistent-hash')).toEqual(first)
+    // Another route node (another process, its own ring) agrees user by user: routes are stateless.
+    const other = otherHashRoute
+    const byPort = new Map(cluster.brokers.map((b) => [b.cimPort, b.id]))
+    for (const u of users.slice(0, 100)) {
+      const res = await postJson(`${other.url}/login`, u)
+      expect(byPort.get(res.body.dataBody.cimServerPort)).toBe(first.get(u.userId))
+    }
+  })
+
+  it('least connections: spreads ties evenly, and sends nobody to the busiest broker', async () => {
+    expectEvenSpread(counts(await loginAll('least-connections')), three)
+
+    // Load broker-a with 30 MQTT connections; the routes see its count at its next heartbeat.
+    const a = cluster.broker('broker-a')
+    const clients: MqttClient[] = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, { clientId: `load-${i}`, reconnectPeriod: 0 })))
+    closers.push(() => Promise.all(clients.map((c) => c.endAsync(true))))
+    await eventually(async () => {
+      const { body } = await getJson(`${routes.get('least-connections')!.url}/v1/nodes`)
+      return body.items.find((b: { id: string }) => b.id === 'broker-a').connections >= 30
+    })
+
+    const c = counts(await loginAll('least-connections'))
+    expect(c['broker-a'], JSON.stringify(c)).toBeUndefined()
+    // The two idle brokers tie, and ties are broken at random: ~500 each (sd ≈ 16).
+    expect(c['broker-b'], JSON.stringify(c)).toBeGreaterThanOrEqual(400)
+    expect(c['broker-c'], JSON.stringify(c)).toBeGreaterThanOrEqual(400)
+  })
+
+  it('consistent hash when a 4th broker joins: ~1/4 of the users move, all of them to the new broker', async () => {
+    const before = await loginAll('consistent-hash')
+    await cluster.startBroker('broker-d')
+    await cluster.waitListed([...three, 'broker-d'])
+    const after = await loginAll('consistent-hash')
+    const moved = users.filter((u) => before.get(u.userId) !== after.get(u.userId))
+    // Ideal 25%; 160 virtual nodes per broker keep it within a few points.
+    expect(moved.length, JSON.stringify(counts(after))).toBeGreaterThanOrEqual(150)
+    expect(moved.length, JSON.stringify(counts(after))).toBeLessThanOrEqual(350)
+    expect(new Set(moved.map((u) => after.get(u.userId)))).toEqual(new Set(['broker-d']))
+  })
+})
