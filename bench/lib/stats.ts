@@ -1,0 +1,62 @@
+/** Figures, tables and verdicts: the only things the bench prints. */
+
+/** The p-th percentile (0–100) of values, nearest-rank on a sorted copy. */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = Float64Array.from(values).sort()
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank]
+}
+
+/** 1234567.8 → "1,234,568"; digits > 0 keeps that many decimals. */
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return String(n)
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+export function ratio(ours: number, other: number): number {
+  return other > 0 ? ours / other : NaN
+}
+
+/** Prints rows as an aligned table (first row = header). */
+export function table(rows: Array<Array<string | number>>): void {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
+  const line = (r: string[]) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  console.log(line(cells[0]))
+  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const r of cells.slice(1)) console.log(line(r))
+}
+
+export interface Verdict {
+  scenario: string
+  /** What is measured, e.g. "deliveries/s". */
+  what: string
+  measured: number
+  /** Printed form of the measured figure (defaults to fmt(measured)). */
+  shown?: string
+  op: '>=' | '<='
+  target: number
+  targetShown?: string
+  met: boolean
+}
+
+export function verdict(scenario: string, what: string, measured: number, op: '>=' | '<=', target: number, shown?: string, targetShown?: string): Verdict {
+  const met = Number.isFinite(measured) && (op === '>=' ? measured >= target : measured <= target)
+  return { scenario, what, measured, shown, op, target, targetShown, met }
+}
+
+export function verdictLine(v: Verdict): string {
+  const m = v.shown ?? fmt(v.measured, Math.abs(v.measured) < 10 ? 2 : 0)
+  const t = v.targetShown ?? fmt(v.target, Math.abs(v.target) < 10 ? 2 : 0)
+  return `VERDICT ${v.scenario}: ${v.what} = ${m} (target ${v.op === '>=' ? '≥' : '≤'} ${t}) — ${v.met ? 'met' : 'NOT MET'}`
+}
+
+export function printVerdicts(vs: Verdict[]): void {
+  for (const v of vs) console.log(verdictLine(v))
+}
+
+/** CPU time of a process between two process.cpuUsage() readings, as % of one core over wallMs. */
+export function cpuPercent(userMicros: number, systemMicros: number, wallMs: number): number {
+  return wallMs > 0 ? ((userMicros + systemMicros) / 1000 / wallMs) * 100 : NaN
+}

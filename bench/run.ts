@@ -1,0 +1,67 @@
+/**
+ * `npm run bench` runs every scenario; `npm run bench -- broadcast push` runs the named ones.
+ * `BENCH_QUICK=1` shrinks counts and durations for a smoke run (< 60 s; its figures are not the
+ * targets' conditions). Servers and clients each run in their own processes (bench/lib/ipc.ts);
+ * this process only orchestrates and prints. Exit code 1 only when a scenario failed to run —
+ * a target not met is a printed verdict, not an error.
+ */
+import os from 'node:os'
+import { printMachine } from './lib/machine.ts'
+import { fmt, verdictLine, type Verdict } from './lib/stats.ts'
+
+export interface ScenarioContext {
+  quick: boolean
+}
+export type Scenario = (ctx: ScenarioContext) => Promise<Verdict[]>
+
+const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }> = {
+  broadcast: { title: '(a) broadcast to connected CIM TCP clients', load: async () => (await import('./broadcast.ts')).broadcast },
+  push: { title: '(b) REST push to one user', load: async () => (await import('./push.ts')).push },
+  mqtt: { title: '(c) MQTT QoS 0 fan-out', load: async () => (await import('./mqtt.ts')).mqtt },
+  memory: { title: '(d) resident memory per idle CIM connection', load: async () => (await import('./memory.ts')).memory },
+  qos: { title: 'qos 1 vs qos 0 REST push to online users', load: async () => (await import('./qos.ts')).qos },
+}
+
+async function main(): Promise<number> {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+  const unknown = names.filter((n) => !(n in scenarios))
+  if (unknown.length) {
+    console.error(`unknown scenario(s): ${unknown.join(', ')}; choose from ${Object.keys(scenarios).join(', ')}`)
+    return 2
+  }
+  const quick = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '')
+  const selected = names.length ? names : Object.keys(scenarios)
+  printMachine()
+  console.log(`  mode            ${quick ? 'QUICK (BENCH_QUICK=1: small counts, figures are not the targets\' conditions)' : 'full'}`)
+
+  const t0 = Date.now()
+  const all: Verdict[] = []
+  const failed: string[] = []
+  for (const name of selected) {
+    const s = scenarios[name]
+    console.log(`\n== ${name}: ${s.title} ==`)
+    // Figures from a busy machine are not comparable: say how busy it was when the scenario began.
+    const load = os.loadavg()[0]
+    console.log(`load average (1 min) before: ${load.toFixed(2)}${load > 1 ? ' — other work is running; figures may be depressed' : ''}`)
+    const t = Date.now()
+    try {
+      const verdicts = await (await s.load())({ quick })
+      for (const v of verdicts) console.log(verdictLine(v))
+      all.push(...verdicts)
+    } catch (err) {
+      failed.push(name)
+      console.error(`!! ${name} failed: ${(err as Error).stack ?? err}`)
+    }
+    console.log(`  (${name} took ${fmt((Date.now() - t) / 1000, 1)} s)`)
+  }
+
+  console.log(`\n== summary (${fmt((Date.now() - t0) / 1000, 1)} s${quick ? ', QUICK mode' : ''}) ==`)
+  for (const v of all) console.log(verdictLine(v))
+  for (const f of failed) console.log(`FAILED ${f}: the scenario did not complete (see above)`)
+  return failed.length ? 1 : 0
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err)
+  process.exit(1)
+})
