@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors } from '../../../errors.ts'
+import { catalogue, errors } from '../../../errors.ts'
 import type { PublishRequest } from '../../../broker/messages.ts'
 import type { RouteContext } from '../../context.ts'
 import { checkMessageSize, pushToUsers, type UserPush, type UserResult } from '../../delivery.ts'
@@ -32,7 +32,7 @@ export function payloadBase64(payload: string, encoding: 'utf8' | 'base64' = 'ut
 }
 
 const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
-  const { accounts, presence, discovery } = ctx.adapters
+  const { presence, discovery } = ctx.adapters
 
   function userPush(userIds: number[], body: PushBody, checkAccounts: boolean, msgId: string): UserPush {
     return {
@@ -72,8 +72,11 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
 
   app.post('/push/users/:userId', { schema: schema.pushUser }, async (req, reply) => {
     const { userId } = req.params
-    if (!(await accounts.get(userId))) throw new errors.UserNotFound(userId)
-    return once(`users/${userId}`, req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush([userId], req.body, false, msgId)))
+    // The account lookup happens inside pushToUsers and only for a user who is not online (an
+    // online user passed it at login), so the hot path costs one presence read, not two reads.
+    const answer = await once(`users/${userId}`, req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush([userId], req.body, true, msgId)))
+    if (answer.results[0]?.code === catalogue.UserNotFound.code) throw new errors.UserNotFound(userId)
+    return answer
   })
 
   app.post('/push/users', { schema: schema.pushUsers }, async (req, reply) => {
