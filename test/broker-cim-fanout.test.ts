@@ -2,26 +2,19 @@
  * Fan-out: a broadcast encoded once reaches every connection with its own receiveUserId, and a
  * client that stops reading is disconnected (bounded queue) while the others keep receiving.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
-import { RawClient, eventually, startBroker, type TestBroker } from './broker-harness.ts'
+import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
+import { eventually, type RawClient } from './support/wire.ts'
 
+const fx = brokerFixture()
 let tb: TestBroker | undefined
-const clients: RawClient[] = []
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await tb?.close()
-  await tb?.adapters.close()
-  tb = undefined
-})
 
 async function loginMany(t: TestBroker, n: number, proto2Every = 0): Promise<Array<{ c: RawClient; userId: number; proto2: boolean }>> {
   const out = []
   for (let i = 0; i < n; i++) {
     const { userId } = await t.adapters.accounts.register(`u${i}`)
-    const c = await RawClient.connect(t.ports.cimPort)
-    clients.push(c)
+    const c = await fx.client(t.ports.cimPort)
     const proto2 = proto2Every > 0 && i % proto2Every === 0
     c.login(userId, `u${i}`, proto2 ? { proto: '2' } : undefined)
     out.push({ c, userId, proto2 })
@@ -32,7 +25,7 @@ async function loginMany(t: TestBroker, n: number, proto2Every = 0): Promise<Arr
 
 describe('broadcast', () => {
   it('reaches ~200 clients, each with its own receiveUserId; proto=2 ones also get msgId/ts', async () => {
-    tb = await startBroker()
+    tb = await fx.broker()
     const users = await loginMany(tb, 200, 10)
     const replies = await tb.route.broadcast({ text: 'to all', msgId: 'b-1', properties: { sendUserId: '0', sendUserName: 'system' } })
     expect(replies).toEqual([expect.objectContaining({ type: 'broadcast-result', brokerId: tb.broker.id, users: 200 })])
@@ -50,7 +43,7 @@ describe('broadcast', () => {
 
 describe('slow reader', () => {
   it('disconnects a client that never reads, while the others keep receiving', async () => {
-    tb = await startBroker({ maxQueuedBytes: 256 * 1024 })
+    tb = await fx.broker({ maxQueuedBytes: 256 * 1024 })
     const [slow, fast] = await loginMany(tb, 2)
     slow.c.socket.pause() // never reads again: kernel buffers fill, then the broker's queue
     const text = 'x'.repeat(60_000)

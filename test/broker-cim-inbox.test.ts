@@ -3,18 +3,14 @@
  * MESSAGE per stored message with msgId/seq/ts, removed by the client's cumulative ACK), on a
  * bus `replay` request, and pushes that carry seqs.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
-import { RawClient, eventually, startBroker, type TestBroker } from './broker-harness.ts'
+import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
+import { eventually } from './support/wire.ts'
 
+const fx = brokerFixture()
 let tb: TestBroker
-const clients: RawClient[] = []
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(tb.ports.cimPort)
-  clients.push(c)
-  return c
-}
+const client = () => fx.client(tb.ports.cimPort)
 
 function store(userId: number, text: string, from = 'sam') {
   return tb.adapters.inbox.append(userId, {
@@ -26,13 +22,7 @@ function store(userId: number, text: string, from = 'sam') {
 const stored = async (userId: number) => (await tb.adapters.inbox.list(userId)).map((m) => m.text)
 
 beforeEach(async () => {
-  tb = await startBroker()
-})
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await tb.close()
-  await tb.adapters.close()
+  tb = await fx.broker()
 })
 
 describe('offline replay', () => {

@@ -2,36 +2,36 @@
  * Login state: repeat-login policies (also across two brokers on one set of adapters), read
  * timeouts, kicks from the bus, and presence following the newest connection.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { createMemoryAdapters, type Adapters } from '../adapters/index.ts'
+import { describe, expect, it } from 'vitest'
+import type { Adapters } from '../adapters/index.ts'
 import { BaseCommand } from '../proto/codec.ts'
 import type { Config } from '../config.ts'
-import { RawClient, eventually, startBroker, type TestBroker } from './broker-harness.ts'
+import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
+import { eventually } from './support/wire.ts'
 
-const opened: TestBroker[] = []
-const clients: RawClient[] = []
-let adapters: Adapters | undefined
-
-async function broker(overrides: Partial<Config> = {}, shared?: Adapters): Promise<TestBroker> {
-  const tb = await startBroker(overrides, shared ?? (adapters = createMemoryAdapters()))
-  opened.push(tb)
-  return tb
-}
-
-async function client(tb: TestBroker): Promise<RawClient> {
-  const c = await RawClient.connect(tb.ports.cimPort)
-  clients.push(c)
-  return c
-}
+const fx = brokerFixture()
+/** A broker closed after the test; `shared` adapters put two brokers on one cluster state. */
+const broker = (overrides: Partial<Config> = {}, shared?: Adapters) => fx.broker(overrides, shared)
+const client = (tb: TestBroker) => fx.client(tb.ports.cimPort)
 
 const online = (tb: TestBroker, userId: number) => tb.adapters.presence.users.get(String(userId))
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  for (const tb of opened.splice(0)) await tb.close()
-  await adapters?.close()
-  adapters = undefined
-})
+/** Registers `name`, whose presence entry `brokerId` already holds; its userId. */
+async function registeredAndHeld(tb: TestBroker, name: string, brokerId: string, connId: string): Promise<number> {
+  const { userId } = await tb.adapters.accounts.register(name)
+  await tb.adapters.presence.users.claim(
+    { id: String(userId), name, brokerId, connId, since: 1 },
+    { replace: false, ttlMs: 60_000 },
+  )
+  return userId
+}
+
+/** Logs a proto=2 client in; the code of its LOGIN_REPLY. */
+async function proto2LoginCode(tb: TestBroker, userId: number, name: string): Promise<string> {
+  const c = await client(tb)
+  c.login(userId, name, { proto: '2' })
+  return (await c.frame(BaseCommand.LOGIN_REPLY)).properties.code
+}
 
 describe('repeat login', () => {
   it('rejects a second login by default (proto=2 told CIM_REPEAT_LOGIN) and keeps the first', async () => {
@@ -51,29 +51,17 @@ describe('repeat login', () => {
 
   it('a presence entry left by a broker that discovery no longer lists does not block a login', async () => {
     const tb = await broker()
-    const { userId } = await tb.adapters.accounts.register('crash-survivor')
     // What a SIGKILLed broker leaves behind until its TTL runs out.
-    await tb.adapters.presence.users.claim(
-      { id: String(userId), name: 'crash-survivor', brokerId: 'dead-broker', connId: 'gone', since: 1 },
-      { replace: false, ttlMs: 60_000 },
-    )
-    const c = await client(tb)
-    c.login(userId, 'crash-survivor', { proto: '2' })
-    expect((await c.frame(BaseCommand.LOGIN_REPLY)).properties.code).toBe('9000')
+    const userId = await registeredAndHeld(tb, 'crash-survivor', 'dead-broker', 'gone')
+    expect(await proto2LoginCode(tb, userId, 'crash-survivor')).toBe('9000')
     expect((await online(tb, userId))?.brokerId).toBe(tb.broker.id)
   })
 
   it('an entry held by a live broker still counts as a repeat login', async () => {
     const tb = await broker()
     await tb.adapters.discovery.register({ id: 'other-live', host: '127.0.0.1', cimPort: 1, httpPort: 2, mqttPort: 3, wsPort: 4, connections: 1, draining: false, startedAt: 1 })
-    const { userId } = await tb.adapters.accounts.register('held-elsewhere')
-    await tb.adapters.presence.users.claim(
-      { id: String(userId), name: 'held-elsewhere', brokerId: 'other-live', connId: 'c1', since: 1 },
-      { replace: false, ttlMs: 60_000 },
-    )
-    const c = await client(tb)
-    c.login(userId, 'held-elsewhere', { proto: '2' })
-    expect((await c.frame(BaseCommand.LOGIN_REPLY)).properties.code).toBe('CIM_REPEAT_LOGIN')
+    const userId = await registeredAndHeld(tb, 'held-elsewhere', 'other-live', 'c1')
+    expect(await proto2LoginCode(tb, userId, 'held-elsewhere')).toBe('CIM_REPEAT_LOGIN')
   })
 
   it('with kick-old, KICKs and closes the old proto=2 session; presence names the new one', async () => {

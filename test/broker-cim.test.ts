@@ -2,18 +2,14 @@
  * CIM TCP wire behaviour of a broker, over real sockets: golden bytes, login, pushes from the bus,
  * framing across reads, and protocol errors that close only the offending connection.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { BaseCommand, encodeRequest, encodeRequestBody, frame } from '../proto/codec.ts'
-import { RawClient, eventually, startBroker, type TestBroker } from './broker-harness.ts'
+import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
+import { eventually, type RawClient } from './support/wire.ts'
 
+const fx = brokerFixture()
 let tb: TestBroker
-const clients: RawClient[] = []
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(tb.ports.cimPort)
-  clients.push(c)
-  return c
-}
+const client = () => fx.client(tb.ports.cimPort)
 
 /** Registers a user and logs a raw client in as it (upstream: no reply; presence shows it). */
 async function loggedIn(name: string, properties?: Record<string, string>): Promise<{ c: RawClient; userId: number }> {
@@ -25,13 +21,7 @@ async function loggedIn(name: string, properties?: Record<string, string>): Prom
 }
 
 beforeEach(async () => {
-  tb = await startBroker()
-})
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await tb.close()
-  await tb.adapters.close()
+  tb = await fx.broker()
 })
 
 describe('CIM TCP wire', () => {

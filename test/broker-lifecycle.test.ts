@@ -3,24 +3,18 @@
  * metrics, bus publish through the MQTT node, and a shutdown that deregisters before it KICKs
  * proto=2 clients with CIM_DRAINING.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import mqtt from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
-import { RawClient, eventually, startBroker, type TestBroker } from './broker-harness.ts'
+import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
+import { eventually } from './support/wire.ts'
 
+const fx = brokerFixture()
 let tb: TestBroker | undefined
-const clients: RawClient[] = []
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await tb?.close()
-  await tb?.adapters.close()
-  tb = undefined
-})
 
 describe('broker lifecycle', () => {
   it('registers in discovery with its actual ports and the default host:cimPort:httpPort id', async () => {
-    tb = await startBroker()
+    tb = await fx.broker()
     const { cimPort, httpPort, mqttPort, wsPort } = tb.ports
     expect(tb.broker.id).toBe(`127.0.0.1:${cimPort}:${httpPort}`)
     expect(tb.adapters.discovery.brokers()).toEqual([expect.objectContaining({
@@ -30,10 +24,9 @@ describe('broker lifecycle', () => {
   })
 
   it('answers /health and /metrics on its HTTP port', async () => {
-    tb = await startBroker()
+    tb = await fx.broker()
     const { userId } = await tb.adapters.accounts.register('hal')
-    const c = await RawClient.connect(tb.ports.cimPort)
-    clients.push(c)
+    const c = await fx.client(tb.ports.cimPort)
     c.login(userId, 'hal')
     await eventually(() => tb!.adapters.presence.users.get(String(userId)))
     const base = `http://127.0.0.1:${tb.ports.httpPort}`
@@ -48,7 +41,7 @@ describe('broker lifecycle', () => {
   })
 
   it('publishes to MQTT devices on a bus publish request', async () => {
-    tb = await startBroker()
+    tb = await fx.broker()
     const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${tb.ports.mqttPort}`, { clientId: 'dev-1', reconnectPeriod: 0 })
     try {
       await device.subscribeAsync('news/#')
@@ -65,12 +58,11 @@ describe('broker lifecycle', () => {
   })
 
   it('deregisters first, then KICKs proto=2 clients with CIM_DRAINING and closes everything', async () => {
-    tb = await startBroker()
+    tb = await fx.broker()
     const { userId } = await tb.adapters.accounts.register('ivy')
     const { userId: up } = await tb.adapters.accounts.register('jon')
-    const p2 = await RawClient.connect(tb.ports.cimPort)
-    const upstream = await RawClient.connect(tb.ports.cimPort)
-    clients.push(p2, upstream)
+    const p2 = await fx.client(tb.ports.cimPort)
+    const upstream = await fx.client(tb.ports.cimPort)
     p2.login(userId, 'ivy', { proto: '2' })
     upstream.login(up, 'jon')
     await p2.frame(BaseCommand.LOGIN_REPLY)

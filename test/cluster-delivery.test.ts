@@ -4,62 +4,25 @@
  * a broker the route shares nothing with but Redis; a device push and a retained message cross
  * brokers through the shared MQTT backend; a broadcast reaches every user and device once.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
 import { CimClient, type CimMessage } from '../client/index.ts'
-import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './support/servers.ts'
-import { Cluster, type BrokerProcess, type RouteProcess } from './support/cluster.ts'
-import { WirePeer, eventually as eventuallyWithin, getJson, postJson } from './support/wire.ts'
+import type { BrokerProcess, RouteProcess } from './support/cluster.ts'
+import { WAIT, eventually, useCluster } from './support/cluster-fixtures.ts'
+import { type RawClient, getJson, postJson } from './support/wire.ts'
 
-/** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
-const WAIT = 10_000
-const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWithin(check, ms)
-
-let redis: RedisServer
-let zookeeper: ZooKeeperServer
-let cluster: Cluster
-let A: BrokerProcess
-let B: BrokerProcess
-let route1: RouteProcess
-let route2: RouteProcess
-const closers: Array<() => unknown> = []
-
-beforeAll(async () => {
-  [redis, zookeeper] = await Promise.all([startRedis(), startZooKeeper()])
-  // Settings reach the processes all three ways `cim broker|route` takes them: route-1 from a
-  // --config file, route-2 from CIM_* variables, broker-a from flags, broker-b from a file.
-  cluster = await Cluster.start({
-    redisUrl: redis.url, zookeeper: zookeeper.connectString, brokers: 2, routes: 2, configVia: ['file', 'env', 'flags'],
-  })
-  ;[A, B] = cluster.brokers
-  ;[route1, route2] = cluster.routes
-}, 120_000)
-
-// The processes' own logs explain most failures.
-beforeEach(({ onTestFailed }) => onTestFailed(() => { console.error(cluster?.output()) }))
-
-afterAll(async () => {
-  for (const c of closers.splice(0)) await c()
-  await cluster?.close()
-  await Promise.all([redis?.stop(), zookeeper?.stop()])
-})
-
-async function register(userName: string): Promise<number> {
-  const res = await postJson(`${route1.url}/v1/users`, { userName })
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300)
-  return res.body.userId as number
-}
+// Settings reach the processes all three ways `cim broker|route` takes them: route-1 from a
+// --config file, route-2 from CIM_* variables, broker-a from flags, broker-b from a file.
+const fx = useCluster({ brokers: 2, routes: 2, configVia: ['file', 'env', 'flags'] })
+const { closers } = fx
+let A: BrokerProcess, B: BrokerProcess, route1: RouteProcess, route2: RouteProcess
+beforeAll(() => { [A, B] = fx.cluster.brokers; [route1, route2] = fx.cluster.routes })
 
 /** A raw CIM peer logged in on one broker directly; resolves after its LOGIN_REPLY (proto=2) or once presence shows it (upstream). */
-async function userOn(broker: BrokerProcess, userName: string, proto2 = true): Promise<{ userId: number; peer: WirePeer }> {
-  const userId = await register(userName)
-  const peer = await WirePeer.login(broker.cimPort, userId, userName, proto2 ? { proto: '2' } : undefined)
-  closers.push(() => peer.close())
-  if (proto2) {
-    const reply = await peer.next((f) => f.cmd === BaseCommand.LOGIN_REPLY, WAIT)
-    expect(reply.properties, cluster.output()).toMatchObject({ code: '9000', brokerId: broker.id })
-  }
+async function userOn(broker: BrokerProcess, userName: string, proto2 = true): Promise<{ userId: number; peer: RawClient }> {
+  const { userId, peer, reply } = await fx.rawUser(route1, broker, userName, proto2)
+  if (reply) expect(reply.properties, fx.cluster.output()).toMatchObject({ code: '9000', brokerId: broker.id })
   await eventually(async () => (await getJson(`${route2.url}/v1/users/${userId}/presence`)).body.brokerId === broker.id)
   return { userId, peer }
 }
@@ -173,7 +136,7 @@ describe('cluster: 2 brokers, 2 routes, real Redis and ZooKeeper', () => {
     // order, so once the marker is there a duplicate of the first would have arrived too.
     await postJson(`${route2.url}/v1/push/all`, { message: 'marker' })
 
-    const texts = (p: WirePeer) => p.messages().map((f) => f.resMsg)
+    const texts = (p: RawClient) => p.messages().map((f) => f.resMsg)
     await eventually(() => users.every((u) => texts(u.peer).includes('marker')) && sdkGot.includes('marker') &&
       devices.every((d) => d.got.some((m) => m.payload === 'marker')))
     for (const u of users) expect(texts(u.peer).filter((t) => t === 'everyone once')).toHaveLength(1)

@@ -5,17 +5,12 @@
  * SIGTERM: the broker leaves discovery first, then tells its clients to log in again through the
  * route (KICK CIM_DRAINING), which sends them elsewhere, and exits 0.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
-import { CimClient, type CimMessage } from '../client/index.ts'
-import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './support/servers.ts'
-import { Cluster, listedIds, type BrokerProcess, type RouteProcess } from './support/cluster.ts'
-import { WirePeer, eventually as eventuallyWithin, getJson, postJson } from './support/wire.ts'
-
-/** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
-const WAIT = 10_000
-const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWithin(check, ms)
+import { listedIds, type BrokerProcess, type RouteProcess } from './support/cluster.ts'
+import { eventually, useCluster, type Sdk } from './support/cluster-fixtures.ts'
+import { type RawClient, getJson, postJson } from './support/wire.ts'
 
 /**
  * A crashed broker leaves the routes' lists after ~2 s (the test ZooKeeper ticks every 500 ms).
@@ -26,65 +21,30 @@ const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWith
 const ZK_SESSION_MS = 2_000
 const PRESENCE_TTL_MS = 6_000
 
-let redis: RedisServer
-let zookeeper: ZooKeeperServer
-let cluster: Cluster
-let A: BrokerProcess
-let B: BrokerProcess
-let route1: RouteProcess
-let route2: RouteProcess
-const closers: Array<() => unknown> = []
-
-beforeAll(async () => {
-  [redis, zookeeper] = await Promise.all([startRedis(), startZooKeeper()])
-  cluster = await Cluster.start({
-    redisUrl: redis.url, zookeeper: zookeeper.connectString, brokers: 2, routes: 2,
-    settings: { zkSessionTimeoutMs: ZK_SESSION_MS, presenceTtlMs: PRESENCE_TTL_MS },
-  })
-  ;[A, B] = cluster.brokers
-  ;[route1, route2] = cluster.routes
-}, 120_000)
-
-// The processes' own logs explain most failures.
-beforeEach(({ onTestFailed }) => onTestFailed(() => { console.error(cluster?.output()) }))
-
-afterAll(async () => {
-  for (const c of closers.splice(0)) await c()
-  await cluster?.close()
-  await Promise.all([redis?.stop(), zookeeper?.stop()])
-})
+const fx = useCluster({ brokers: 2, routes: 2, settings: { zkSessionTimeoutMs: ZK_SESSION_MS, presenceTtlMs: PRESENCE_TTL_MS } })
+const { closers } = fx
+let A: BrokerProcess, B: BrokerProcess, route1: RouteProcess, route2: RouteProcess
+beforeAll(() => { [A, B] = fx.cluster.brokers; [route1, route2] = fx.cluster.routes })
 
 let seq = 0
-
-async function register(userName: string): Promise<number> {
-  return (await postJson(`${route1.url}/v1/users`, { userName })).body.userId as number
-}
-
-interface Sdk { client: CimClient; got: CimMessage[] }
+const register = (userName: string) => fx.register(route1, userName)
 
 /** SDK clients logging in through route 1 until at least `onA` of them landed on broker A. */
 async function sdkClientsWithSomeOn(broker: BrokerProcess, onA: number): Promise<Sdk[]> {
   const out: Sdk[] = []
   while (out.filter((s) => s.client.broker?.brokerId === broker.id).length < onA) {
     if (out.length >= 40) throw new Error(`only ${out.filter((s) => s.client.broker?.brokerId === broker.id).length} of 40 logins landed on ${broker.id}`)
-    const client = new CimClient({ routeUrl: route1.url, userName: `sdk-${++seq}`, reconnect: { minMs: 100, maxMs: 800 } })
-    const got: CimMessage[] = []
-    client.on('message', (m) => got.push(m))
-    client.on('error', () => {}) // failed reconnect attempts while the broker is still listed
-    closers.push(() => client.close())
-    await client.connect()
-    out.push({ client, got })
+    const s = fx.sdk(route1, `sdk-${++seq}`, { minMs: 100, maxMs: 800 })
+    await s.client.connect()
+    out.push(s)
   }
   return out
 }
 
 /** A raw proto=2 peer logged in on `broker` directly; it never reconnects. */
-async function peerOn(broker: BrokerProcess): Promise<{ userId: number; peer: WirePeer }> {
-  const name = `peer-${++seq}`
-  const userId = await register(name)
-  const peer = await WirePeer.login(broker.cimPort, userId, name, { proto: '2' })
-  closers.push(() => peer.close())
-  expect((await peer.next((f) => f.cmd === BaseCommand.LOGIN_REPLY, WAIT)).properties.code).toBe('9000')
+async function peerOn(broker: BrokerProcess): Promise<{ userId: number; peer: RawClient }> {
+  const { userId, peer, reply } = await fx.rawUser(route1, broker, `peer-${++seq}`)
+  expect(reply!.properties.code).toBe('9000')
   return { userId, peer }
 }
 
@@ -121,13 +81,13 @@ describe('cluster failover', () => {
 
     await A.kill()
     // ZooKeeper expires A's session after the session timeout (checked every 500 ms tick).
-    await cluster.waitListed([B.id], ZK_SESSION_MS + 4_000)
+    await fx.cluster.waitListed([B.id], ZK_SESSION_MS + 4_000)
 
     // The raw peers do not come back: once the routes stopped listing A they read offline on
     // both routes, though their presence entries' TTL has not run out yet.
     for (const route of [route1, route2]) {
       for (const { userId } of stay) {
-        expect((await getJson(`${route.url}/v1/users/${userId}/presence`)).body, cluster.output()).toEqual({ online: false })
+        expect((await getJson(`${route.url}/v1/users/${userId}/presence`)).body, fx.cluster.output()).toEqual({ online: false })
       }
       const online = (await getJson(`${route.url}/v1/users/online?limit=1000`)).body.items as Array<{ userId: number; brokerId: string }>
       expect(online.filter((u) => u.brokerId === A.id)).toEqual([])
@@ -157,7 +117,7 @@ describe('cluster failover', () => {
 
   it('SIGTERM broker A: it leaves discovery first, its clients move to B through the route, and it exits 0', async () => {
     await A.restart()
-    await cluster.waitListed([A.id, B.id])
+    await fx.cluster.waitListed([A.id, B.id])
     const sdks = await sdkClientsWithSomeOn(A, 3)
     const onA = sdks.filter((s) => s.client.broker?.brokerId === A.id)
     const { peer } = await peerOn(A)

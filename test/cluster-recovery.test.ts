@@ -4,57 +4,33 @@
  * heartbeats come back) and ZooKeeper (routes keep serving from their cached broker list while
  * it is down; sessions, znodes and watches are back afterwards).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { Redis } from 'ioredis'
-import { CimClient, type CimMessage } from '../client/index.ts'
-import { BaseCommand } from '../proto/codec.ts'
-import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './support/servers.ts'
-import { Cluster, type BrokerProcess, type RouteProcess } from './support/cluster.ts'
-import { WirePeer, eventually as eventuallyWithin, getJson, postJson } from './support/wire.ts'
+import { CimClient } from '../client/index.ts'
+import type { BrokerProcess, RouteProcess } from './support/cluster.ts'
+import { WAIT, eventually, useCluster, type Sdk } from './support/cluster-fixtures.ts'
+import { type RawClient, getJson, postJson } from './support/wire.ts'
 
-/** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
-const WAIT = 10_000
-const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWithin(check, ms)
+const fx = useCluster({ brokers: 2, routes: 2 })
+const { closers } = fx
+let A: BrokerProcess, B: BrokerProcess, route1: RouteProcess, route2: RouteProcess
 
-let redis: RedisServer
-let zookeeper: ZooKeeperServer
-let cluster: Cluster
-let A: BrokerProcess
-let B: BrokerProcess
-let route1: RouteProcess
-let route2: RouteProcess
-const closers: Array<() => unknown> = []
-
-interface Sdk { client: CimClient; got: CimMessage[] }
 interface Device { id: string; client: MqttClient; got: string[] }
 const sdks: Sdk[] = []
-const peers: Array<{ userId: number; peer: WirePeer }> = []
+const peers: Array<{ userId: number; peer: RawClient }> = []
 const devices: Device[] = []
 
 beforeAll(async () => {
-  [redis, zookeeper] = await Promise.all([startRedis(), startZooKeeper()])
-  cluster = await Cluster.start({ redisUrl: redis.url, zookeeper: zookeeper.connectString, brokers: 2, routes: 2 })
-  ;[A, B] = cluster.brokers
-  ;[route1, route2] = cluster.routes
+  ;[A, B] = fx.cluster.brokers
+  ;[route1, route2] = fx.cluster.routes
 
   // Connections that live through both restarts: SDK clients (logged in through the route),
   // raw CIM peers pinned to each broker, and an MQTT device on each broker.
-  for (let i = 0; i < 4; i++) {
-    const client = new CimClient({ routeUrl: route1.url, userName: `sdk-${i}`, reconnect: { minMs: 100, maxMs: 1_000 } })
-    const got: CimMessage[] = []
-    client.on('message', (m) => got.push(m))
-    client.on('error', () => {})
-    closers.push(() => client.close())
-    sdks.push({ client, got })
-  }
+  for (let i = 0; i < 4; i++) sdks.push(fx.sdk(route1, `sdk-${i}`, { minMs: 100, maxMs: 1_000 }))
   await Promise.all(sdks.map((s) => s.client.connect()))
   for (const broker of [A, B]) {
-    const name = `peer-on-${broker.id}`
-    const userId = (await postJson(`${route2.url}/v1/users`, { userName: name })).body.userId as number
-    const peer = await WirePeer.login(broker.cimPort, userId, name, { proto: '2' })
-    closers.push(() => peer.close())
-    await peer.next((f) => f.cmd === BaseCommand.LOGIN_REPLY, WAIT)
+    const { userId, peer } = await fx.rawUser(route2, broker, `peer-on-${broker.id}`)
     peers.push({ userId, peer })
     const id = `dev-on-${broker.id}`
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: id, reconnectPeriod: 200 })
@@ -64,15 +40,6 @@ beforeAll(async () => {
     devices.push({ id, client, got })
   }
 }, 120_000)
-
-// The processes' own logs explain most failures.
-beforeEach(({ onTestFailed }) => onTestFailed(() => { console.error(cluster?.output()) }))
-
-afterAll(async () => {
-  for (const c of closers.splice(0)) await c()
-  await cluster?.close()
-  await Promise.all([redis?.stop(), zookeeper?.stop()])
-})
 
 /** Our processes' pids: the same before and after means none of them was restarted. */
 const pids = () => [A, B, route1, route2].map((p) => p.pid)
@@ -121,10 +88,10 @@ describe('cluster recovery', () => {
     // nothing by itself, so snapshot it first. The restart is a kill -9, 1.5 s down (every
     // reconnect attempt meanwhile is refused), and a fresh start on the same port that loads the
     // snapshot.
-    const admin = new Redis(redis.url)
+    const admin = new Redis(fx.redis.url)
     await admin.call('SAVE')
     admin.disconnect()
-    await redis.restart(1_500)
+    await fx.redis.restart(1_500)
 
     await checkEverythingReachable('after redis', 15_000)
     // A new user registers and logs in through the route to a broker of the route's choosing.
@@ -143,20 +110,20 @@ describe('cluster recovery', () => {
   it('ZooKeeper restarts: routes keep serving from their cached list meanwhile; registrations and watches come back', async () => {
     const before = pids()
     // Down for 1 s plus the JVM's start: less than the 5 s session timeout, so sessions survive.
-    const restarting = zookeeper.restart(1_000)
+    const restarting = fx.zookeeper.restart(1_000)
     // While ZooKeeper is down or starting, pushes and logins still use the cached broker list.
     const during = await postJson(`${route2.url}/v1/push/users/${peers[0].userId}`, { message: 'during zk restart' })
     expect(during.body.results[0].status).toBe('delivered')
     expect((await getJson(`${route1.url}/v1/nodes`)).body.items.map((b: { id: string }) => b.id)).toEqual([A.id, B.id])
     await restarting
 
-    await cluster.waitListed([A.id, B.id])
+    await fx.cluster.waitListed([A.id, B.id])
     await checkEverythingReachable('after zk', 15_000)
     // Watches are armed again: a broker that joins, and one that leaves, show up on both routes.
-    const C = await cluster.startBroker('broker-c')
-    await cluster.waitListed([A.id, B.id, C.id])
+    const C = await fx.cluster.startBroker('broker-c')
+    await fx.cluster.waitListed([A.id, B.id, C.id])
     expect(await C.stop()).toBe(0)
-    await cluster.waitListed([A.id, B.id])
+    await fx.cluster.waitListed([A.id, B.id])
     expect(pids()).toEqual(before)
   })
 })

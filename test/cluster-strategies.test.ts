@@ -4,27 +4,26 @@
  * POST /login. Each strategy spreads them the way its algorithm promises, and consistent hashing
  * moves only about 1/N of the users when a fourth broker joins.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { BalanceStrategy } from '../config.ts'
-import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './support/servers.ts'
-import { Cluster, type RouteProcess } from './support/cluster.ts'
-import { eventually as eventuallyWithin, getJson, postJson } from './support/wire.ts'
-
-/** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
-const WAIT = 10_000
-const eventually = <T>(check: () => Promise<T> | T, ms = WAIT) => eventuallyWithin(check, ms)
+import type { RouteProcess } from './support/cluster.ts'
+import { eventually, useCluster } from './support/cluster-fixtures.ts'
+import { getJson, postJson } from './support/wire.ts'
 
 const USERS = 1_000
 const STRATEGIES: BalanceStrategy[] = ['consistent-hash', 'round-robin', 'random', 'least-connections']
 
-let redis: RedisServer
-let zookeeper: ZooKeeperServer
-let cluster: Cluster
+// Heartbeats every 500 ms, so the connection counts least-connections balances on are fresh.
+// One route per strategy, and a second consistent-hash route to check that routes agree.
+const fx = useCluster({
+  brokers: 3, settings: { presenceTtlMs: 1_500 },
+  routes: [...STRATEGIES, 'consistent-hash' as const].map((strategy) => ({ strategy })),
+})
+const { closers } = fx
 const routes = new Map<BalanceStrategy, RouteProcess>()
 let otherHashRoute: RouteProcess
 let users: Array<{ userId: number; userName: string }> = []
-const closers: Array<() => unknown> = []
 
 /** Runs `fn` over `items`, `limit` at a time. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -37,13 +36,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 beforeAll(async () => {
-  [redis, zookeeper] = await Promise.all([startRedis(), startZooKeeper()])
-  // Heartbeats every 500 ms, so the connection counts least-connections balances on are fresh.
-  // One route per strategy, and a second consistent-hash route to check that routes agree.
-  cluster = await Cluster.start({
-    redisUrl: redis.url, zookeeper: zookeeper.connectString, brokers: 3, settings: { presenceTtlMs: 1_500 },
-    routes: [...STRATEGIES, 'consistent-hash' as const].map((strategy) => ({ strategy })),
-  })
+  const { cluster } = fx
   STRATEGIES.forEach((strategy, i) => routes.set(strategy, cluster.routes[i]))
   otherHashRoute = cluster.routes[STRATEGIES.length]
   const url = routes.get('round-robin')!.url
@@ -53,19 +46,10 @@ beforeAll(async () => {
   })
 }, 120_000)
 
-// The processes' own logs explain most failures.
-beforeEach(({ onTestFailed }) => onTestFailed(() => { console.error(cluster?.output()) }))
-
-afterAll(async () => {
-  for (const c of closers.splice(0)) await c()
-  await cluster?.close()
-  await Promise.all([redis?.stop(), zookeeper?.stop()])
-})
-
 /** Logs every user in through the route of `strategy`; the broker id each was sent to, by userId. */
 async function loginAll(strategy: BalanceStrategy): Promise<Map<number, string>> {
   const route = routes.get(strategy)!
-  const byPort = new Map(cluster.brokers.map((b) => [b.cimPort, b.id]))
+  const byPort = new Map(fx.cluster.brokers.map((b) => [b.cimPort, b.id]))
   const assigned = await mapLimit(users, 32, async (u) => {
     const res = await postJson(`${route.url}/login`, u)
     expect(res.body.code, JSON.stringify(res.body)).toBe('9000')
@@ -113,7 +97,7 @@ describe('login strategies over 3 real brokers', () => {
     expect(await loginAll('consistent-hash')).toEqual(first)
     // Another route node (another process, its own ring) agrees user by user: routes are stateless.
     const other = otherHashRoute
-    const byPort = new Map(cluster.brokers.map((b) => [b.cimPort, b.id]))
+    const byPort = new Map(fx.cluster.brokers.map((b) => [b.cimPort, b.id]))
     for (const u of users.slice(0, 100)) {
       const res = await postJson(`${other.url}/login`, u)
       expect(byPort.get(res.body.dataBody.cimServerPort)).toBe(first.get(u.userId))
@@ -124,7 +108,7 @@ describe('login strategies over 3 real brokers', () => {
     expectEvenSpread(counts(await loginAll('least-connections')), three)
 
     // Load broker-a with 30 MQTT connections; the routes see its count at its next heartbeat.
-    const a = cluster.broker('broker-a')
+    const a = fx.cluster.broker('broker-a')
     const clients: MqttClient[] = await Promise.all(Array.from({ length: 30 }, (_, i) =>
       mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, { clientId: `load-${i}`, reconnectPeriod: 0 })))
     closers.push(() => Promise.all(clients.map((c) => c.endAsync(true))))
@@ -142,8 +126,8 @@ describe('login strategies over 3 real brokers', () => {
 
   it('consistent hash when a 4th broker joins: ~1/4 of the users move, all of them to the new broker', async () => {
     const before = await loginAll('consistent-hash')
-    await cluster.startBroker('broker-d')
-    await cluster.waitListed([...three, 'broker-d'])
+    await fx.cluster.startBroker('broker-d')
+    await fx.cluster.waitListed([...three, 'broker-d'])
     const after = await loginAll('consistent-hash')
     const moved = users.filter((u) => before.get(u.userId) !== after.get(u.userId))
     // Ideal 25%; 160 virtual nodes per broker keep it within a few points.

@@ -5,7 +5,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { CimClient, type CimMessage } from '../client/index.ts'
 import { createBroker } from '../broker/index.ts'
-import { startAllInOne, silentLogger, testConfig, type AllInOne } from './support/allinone.ts'
+import { startAllInOne, type AllInOne } from './support/allinone.ts'
+import { silentLogger, testConfig } from './support/config.ts'
 import { eventually, postJson } from './support/wire.ts'
 
 const opened: Array<{ close(): unknown }> = []

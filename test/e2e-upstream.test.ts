@@ -5,10 +5,10 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
-import { WirePeer, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
 
 let node: AllInOne
-const peers: WirePeer[] = []
+const peers: RawClient[] = []
 
 async function register(userName: string): Promise<number> {
   const res = await postJson(`${node.routeUrl}/registerAccount`, { reqNo: '1', timeStamp: 0, userName })
@@ -17,10 +17,10 @@ async function register(userName: string): Promise<number> {
 }
 
 /** What the upstream client does: POST /login, then open TCP to the answer and send the login frame. */
-async function loginUpstream(userId: number, userName: string): Promise<WirePeer> {
+async function loginUpstream(userId: number, userName: string): Promise<RawClient> {
   const res = await postJson(`${node.routeUrl}/login`, { userId, userName })
   expect(res.body.code).toBe('9000')
-  const peer = await WirePeer.login(res.body.dataBody.cimServerPort, userId, userName)
+  const peer = await RawClient.connectAndLogin(res.body.dataBody.cimServerPort, userId, userName)
   peers.push(peer)
   await eventually(async () => (await getJson(`${node.routeUrl}/v1/users/${userId}/presence`)).body.online)
   return peer
@@ -150,7 +150,7 @@ describe('upstream cim client against cim start', () => {
       await new Promise((r) => setTimeout(r, 500))
       peer.ping(id)
     }
-    expect(peer.closed).toBe(false)
+    expect(peer.isOpen).toBe(true)
     expect(await isOnline(id)).toBe(true)
   })
 
@@ -167,7 +167,7 @@ describe('upstream cim client against cim start', () => {
   })
 
   it('a login frame for an unregistered id is refused and the socket closed', async () => {
-    const peer = await WirePeer.login(node.ports.cimPort, 1_700_000_000_001, 'ghost')
+    const peer = await RawClient.connectAndLogin(node.ports.cimPort, 1_700_000_000_001, 'ghost')
     peers.push(peer)
     await peer.waitClosed()
     expect(await isOnline(1_700_000_000_001)).toBe(false)

@@ -6,10 +6,10 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
-import { WirePeer, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
 
 let node: AllInOne
-const peers: WirePeer[] = []
+const peers: RawClient[] = []
 const devices: MqttClient[] = []
 
 async function user(userName: string): Promise<number> {
@@ -18,9 +18,9 @@ async function user(userName: string): Promise<number> {
   return res.body.userId
 }
 
-async function online(userName: string, properties?: Record<string, string>): Promise<{ id: number; peer: WirePeer }> {
+async function online(userName: string, properties?: Record<string, string>): Promise<{ id: number; peer: RawClient }> {
   const id = await user(userName)
-  const peer = await WirePeer.login(node.ports.cimPort, id, userName, properties)
+  const peer = await RawClient.connectAndLogin(node.ports.cimPort, id, userName, properties)
   peers.push(peer)
   await eventually(async () => (await getJson(`${node.routeUrl}/v1/users/${id}/presence`)).body.online)
   return { id, peer }
@@ -70,7 +70,7 @@ describe('/v1 push to users', () => {
     const id = await user('v1-later')
     const res = await postJson(`${node.routeUrl}/v1/push/users/${id}`, { message: 'kept for you', qos: 1 })
     expect(res.body.results[0].status).toBe('queued')
-    const peer = await WirePeer.login(node.ports.cimPort, id, 'v1-later')
+    const peer = await RawClient.connectAndLogin(node.ports.cimPort, id, 'v1-later')
     peers.push(peer)
     expect((await peer.next((f) => f.cmd === BaseCommand.OFFLINE)).batchResMsg).toEqual(['kept for you'])
   })

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { createAdapters, type Adapters } from '../adapters/index.ts'
 import { buildApp } from '../route/app.ts'
 import { startRedis, type RedisServer } from './support/servers.ts'
-import { testConfig } from './support/allinone.ts'
+import { testConfig } from './support/config.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })

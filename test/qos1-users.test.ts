@@ -10,7 +10,7 @@ import { CimClient, type CimMessage } from '../client/index.ts'
 import type { Config } from '../config.ts'
 import { startRedis, type RedisServer } from './support/servers.ts'
 import { startNodes, type StoreKind, type TestNodes } from './support/nodes.ts'
-import { WirePeer, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
@@ -33,8 +33,8 @@ describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', 
   async function user(n: TestNodes, userName: string): Promise<number> {
     return (await postJson(`${n.routeUrl}/v1/users`, { userName })).body.userId
   }
-  async function login(n: TestNodes, id: number, name: string, proto2: boolean, broker = 0): Promise<WirePeer> {
-    const p = await WirePeer.login(n.brokers[broker].ports.cimPort, id, name, proto2 ? { proto: '2' } : undefined)
+  async function login(n: TestNodes, id: number, name: string, proto2: boolean, broker = 0): Promise<RawClient> {
+    const p = await RawClient.connectAndLogin(n.brokers[broker].ports.cimPort, id, name, proto2 ? { proto: '2' } : undefined)
     opened.push(p)
     if (proto2) await p.next(isLoginReply)
     else await eventually(async () => (await getJson(`${n.routeUrl}/v1/users/${id}/presence`)).body.online)
@@ -76,7 +76,7 @@ describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', 
     const count = copies().length
     await sleep(800)
     expect(copies().length).toBe(count)
-    expect(p.closed).toBe(false)
+    expect(p.isOpen).toBe(true)
   })
 
   it('replays in seq order at the next login on another broker; a live push waits behind the replay', async () => {

@@ -2,13 +2,13 @@
  * Starts what `cim start` starts — route + one broker over memory adapters — on free ports, in
  * this process, for end-to-end tests with real sockets.
  */
-import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { resolveConfig, type Config } from '../../config.ts'
+import type { Config } from '../../config.ts'
 import { createMemoryAdapters, type Adapters } from '../../adapters/index.ts'
 import { createBroker } from '../../broker/index.ts'
 import { buildApp } from '../../route/app.ts'
 import type { Broker, BrokerPorts } from '../../broker/types.ts'
+import { silentLogger, testConfig } from './config.ts'
 
 export interface AllInOne {
   config: Config
@@ -18,17 +18,6 @@ export interface AllInOne {
   ports: BrokerPorts
   routeUrl: string
   close(): Promise<void>
-}
-
-export const silentLogger = pino({ level: process.env.CIM_TEST_LOG ?? 'silent' })
-
-/** Test configuration: free ports, loopback, quiet logs, no environment leaking in. */
-export function testConfig(overrides: Partial<Config> = {}): Config {
-  return resolveConfig({
-    host: '127.0.0.1', advertiseHost: '127.0.0.1',
-    routePort: 0, cimPort: 0, brokerHttpPort: 0, mqttPort: 0, wsPort: 0,
-    logLevel: 'silent', ...overrides,
-  }, {})
 }
 
 export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters({ inboxMaxPerUser: overrides.inboxMaxPerUser })): Promise<AllInOne> {

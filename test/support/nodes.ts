@@ -9,7 +9,7 @@ import { createBroker } from '../../broker/index.ts'
 import type { Broker, BrokerPorts } from '../../broker/types.ts'
 import { buildApp } from '../../route/app.ts'
 import type { Config } from '../../config.ts'
-import { silentLogger, testConfig } from './allinone.ts'
+import { silentLogger, testConfig } from './config.ts'
 
 export type StoreKind = 'memory' | 'redis'
 

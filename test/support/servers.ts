@@ -38,7 +38,8 @@ const ZK_CLASSPATH = ['zookeeper.jar', 'zookeeper-jute.jar', 'slf4j-simple.jar']
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
 
-function track(child: ChildProcess): void {
+/** Kills `child` when this process exits, or (by a watchdog) once it is gone without running its exit hook. */
+export function trackChild(child: ChildProcess): void {
   live.add(child)
   child.once('exit', () => live.delete(child))
   if (!exitHookInstalled) {
@@ -117,6 +118,21 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** stop() and restart() of a server whose current process is `current()` and whose files are in `dir`. */
+function lifecycle(current: () => ChildProcess | undefined, dir: string, launch: () => Promise<void>) {
+  return {
+    async stop(): Promise<void> {
+      await kill(current())
+      await rm(dir, { recursive: true, force: true })
+    },
+    async restart(downMs = 0): Promise<void> {
+      await kill(current())
+      await sleep(downMs)
+      await launch()
+    },
+  }
+}
+
 export async function startRedis(): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'cim-redis-'))
   const port = await freePort()
@@ -127,26 +143,14 @@ export async function startRedis(): Promise<RedisServer> {
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
     ], { stdio: ['ignore', 'pipe', 'pipe'] })
-    track(child)
+    trackChild(child)
     const output = capture(child)
     await waitReady(child, output, `redis-server on port ${port}`,
       () => probe(port, Buffer.from('PING\r\n'), (r) => r.toString().startsWith('+PONG')))
   }
 
   await launch()
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await kill(child)
-      await rm(dir, { recursive: true, force: true })
-    },
-    async restart(downMs = 0) {
-      await kill(child)
-      await sleep(downMs)
-      await launch()
-    },
-  }
+  return { url: `redis://127.0.0.1:${port}`, port, ...lifecycle(() => child, dir, launch) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,25 +205,13 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
       '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dzookeeper.jmx.log4j.disable=true',
       '-cp', ZK_CLASSPATH, 'org.apache.zookeeper.server.ZooKeeperServerMain', join(dir, 'zoo.cfg'),
     ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir })
-    track(child)
+    trackChild(child)
     const output = capture(child)
     await waitReady(child, output, `ZooKeeper on port ${port}`, () => probe(port, zkConnectRequest(), zkAccepted))
   }
 
   await launch()
-  return {
-    connectString: `127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await kill(child)
-      await rm(dir, { recursive: true, force: true })
-    },
-    async restart(downMs = 0) {
-      await kill(child)
-      await sleep(downMs)
-      await launch()
-    },
-  }
+  return { connectString: `127.0.0.1:${port}`, port, ...lifecycle(() => child, dir, launch) }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,81 +1,112 @@
 /**
- * A raw CIM TCP peer for end-to-end tests: speaks exactly the bytes an upstream client sends,
- * with none of our client's conveniences, and records every frame the server writes.
+ * A raw CIM TCP client for tests: speaks exactly the bytes an upstream client sends, with none of
+ * our client's conveniences, and records every frame (and the raw bytes) the server writes.
+ * Also the polling helper `eventually` and small JSON-over-HTTP helpers.
  */
-import net from 'node:net'
-import { BaseCommand, FrameDecoder, decodeResponse, encodeRequest, type RequestInit, type ResponseFrame } from '../../proto/codec.ts'
+import { connect, type Socket } from 'node:net'
+import {
+  BaseCommand, FrameDecoder, decodeResponse, encodeRequest, type RequestInit, type ResponseFrame,
+} from '../../proto/codec.ts'
 
-export class WirePeer {
+export class RawClient {
   readonly frames: ResponseFrame[] = []
-  closed = false
+  readonly raw: Buffer[] = []
+  /** The first socket or decoding error, if any. */
+  error: Error | undefined
   private readonly decoder = new FrameDecoder(16 * 1024 * 1024)
   private waiters: Array<() => void> = []
+  private isClosed = false
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk) => {
-      this.decoder.push(chunk, (body) => this.frames.push(decodeResponse(body)))
+  private constructor(readonly socket: Socket) {
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      this.raw.push(chunk)
+      try {
+        this.decoder.push(chunk, (body) => this.frames.push(decodeResponse(body)))
+      } catch (err) {
+        this.error = err as Error
+      }
       this.wake()
     })
-    socket.on('close', () => { this.closed = true; this.wake() })
-    socket.on('error', () => {})
+    socket.on('error', (err) => { this.error = err })
+    socket.on('close', () => {
+      this.isClosed = true
+      this.wake()
+    })
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<WirePeer> {
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host, noDelay: true }, () => resolve(new WirePeer(s)))
+      const s = connect(port, host, () => resolve(new RawClient(s)))
       s.once('error', reject)
     })
   }
 
-  /** Connects and sends the upstream login frame (no cmd field); proto2 adds the extension property. */
-  static async login(port: number, userId: number, userName: string, properties?: Record<string, string>): Promise<WirePeer> {
-    const peer = await WirePeer.connect(port)
-    peer.send({ reqMsg: userName, requestId: userId, properties })
-    return peer
+  /** Connects and sends the upstream login frame (no cmd field); `{ proto: '2' }` adds the extension property. */
+  static async connectAndLogin(port: number, userId: number, userName: string, properties?: Record<string, string>): Promise<RawClient> {
+    const c = await RawClient.connect(port)
+    c.login(userId, userName, properties)
+    return c
   }
 
   private wake(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
+    for (const w of this.waiters.splice(0)) w()
   }
 
-  send(m: RequestInit): void {
-    this.socket.write(encodeRequest(m))
+  get isOpen(): boolean {
+    return !this.isClosed
   }
 
-  write(bytes: Buffer): void {
-    this.socket.write(bytes)
+  /** Sends raw bytes as they are, or a request encoded and framed. */
+  send(m: Uint8Array | RequestInit): void {
+    this.socket.write(m instanceof Uint8Array ? m : encodeRequest(m))
   }
 
-  ping(userId: number): void {
-    this.send({ reqMsg: 'ping', requestId: userId, cmd: BaseCommand.PING })
+  login(userId: number, userName: string, properties?: Record<string, string>): void {
+    this.send({ requestId: userId, reqMsg: userName, properties })
   }
 
-  /** Resolves with the first recorded frame matching `pred` (searching from `from`). */
-  async next(pred: (f: ResponseFrame) => boolean, timeoutMs = 3_000): Promise<ResponseFrame> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-      const found = this.frames.find(pred)
-      if (found) return found
-      if (Date.now() > end) throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 50)
-        this.waiters.push(() => { clearTimeout(t); r() })
+  /** A ping; the upstream SDK puts a user id in requestId. */
+  ping(requestId = 0): void {
+    this.send({ cmd: BaseCommand.PING, reqMsg: 'ping', requestId })
+  }
+
+  ack(seq: number): void {
+    this.send({ cmd: BaseCommand.ACK, requestId: seq })
+  }
+
+  /** Resolves when `cond` holds (checked on every read and close), or rejects after `ms`. */
+  async until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + ms
+    while (!cond()) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.frames)}`)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50))
+        this.waiters.push(() => { clearTimeout(t); resolve() })
       })
     }
+  }
+
+  /** Waits for the n-th frame (0-based) matching `cmd` and returns it. */
+  async frame(cmd: BaseCommand, n = 0, ms = 3000): Promise<ResponseFrame> {
+    const matches = () => this.frames.filter((f) => f.cmd === cmd)
+    await this.until(() => matches().length > n, ms, `frame ${BaseCommand[cmd]} #${n}`)
+    return matches()[n]
+  }
+
+  /** Resolves with the first recorded frame matching `pred`. */
+  async next(pred: (f: ResponseFrame) => boolean, ms = 3000): Promise<ResponseFrame> {
+    await this.until(() => this.frames.some(pred), ms, 'a matching frame')
+    return this.frames.find(pred)!
   }
 
   messages(): ResponseFrame[] {
     return this.frames.filter((f) => f.cmd === BaseCommand.MESSAGE)
   }
 
-  async waitClosed(timeoutMs = 3_000): Promise<void> {
-    const end = Date.now() + timeoutMs
-    while (!this.closed) {
-      if (Date.now() > end) throw new Error('socket still open')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+  async waitClosed(ms = 3000): Promise<void> {
+    await this.until(() => this.isClosed, ms, 'close')
   }
 
   close(): void {
@@ -83,16 +114,16 @@ export class WirePeer {
   }
 }
 
-/** Polls until `check` passes (returns truthy / does not throw). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 3_000): Promise<T> {
-  const end = Date.now() + timeoutMs
+/** Polls until `check` returns truthy without throwing; after `ms` throws its last error, or a timeout. */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 3000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms
   let last: unknown
   for (;;) {
     try {
       const v = await check()
-      if (v) return v
+      if (v) return v as NonNullable<T>
     } catch (err) { last = err }
-    if (Date.now() > end) throw last instanceof Error ? last : new Error('condition not reached in time')
+    if (Date.now() > deadline) throw last instanceof Error ? last : new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 25))
   }
 }
