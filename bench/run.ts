@@ -19,6 +19,8 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
   push: { title: '(b) REST push to one user', load: async () => (await import('./push.ts')).push },
   mqtt: { title: '(c) MQTT QoS 0 fan-out', load: async () => (await import('./mqtt.ts')).mqtt },
   memory: { title: '(d) resident memory per idle CIM connection', load: async () => (await import('./memory.ts')).memory },
+  'cluster-push': { title: 'REST push to online users: 2 brokers + 2 routes vs single node', load: async () => (await import('./cluster.ts')).clusterPush },
+  'cluster-broadcast': { title: 'broadcast to CIM clients on 2 brokers vs single node', load: async () => (await import('./cluster.ts')).clusterBroadcast },
   qos: { title: 'qos 1 vs qos 0 REST push to online users', load: async () => (await import('./qos.ts')).qos },
 }
 

@@ -3,7 +3,7 @@
  * the upstream cim client calls. Built, not listening (STYLE.md practice 3): the caller listens,
  * or uses app.inject() in tests. The adapters belong to the caller, who closes them after the app.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.ts'
@@ -35,7 +35,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const logger = deps.logger ?? false
   // Two log lines per request cost more than a push itself at thousands of pushes/s; errors are
   // still logged by the errors plugin, and /metrics on the brokers counts the traffic.
-  const app = Fastify({ ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }), disableRequestLogging: true })
+  const app = Fastify({
+    ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
+    logController: new LogController({ disableRequestLogging: true }),
+  })
     .withTypeProvider<TypeBoxTypeProvider>()
   // TypeBox's compiled checker instead of fastify's coercing ajv defaults (see validation.ts).
   app.setValidatorCompiler(validatorCompiler)

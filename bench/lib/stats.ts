@@ -39,6 +39,8 @@ export interface Verdict {
   target: number
   targetShown?: string
   met: boolean
+  /** A figure with no target: printed instead of the target and met / NOT MET (e.g. "ratio to single node"). */
+  info?: string
 }
 
 export function verdict(scenario: string, what: string, measured: number, op: '>=' | '<=', target: number, shown?: string, targetShown?: string): Verdict {
@@ -48,6 +50,7 @@ export function verdict(scenario: string, what: string, measured: number, op: '>
 
 export function verdictLine(v: Verdict): string {
   const m = v.shown ?? fmt(v.measured, Math.abs(v.measured) < 10 ? 2 : 0)
+  if (v.info) return `VERDICT ${v.scenario}: ${v.what} = ${m} — ${v.info}`
   const t = v.targetShown ?? fmt(v.target, Math.abs(v.target) < 10 ? 2 : 0)
   return `VERDICT ${v.scenario}: ${v.what} = ${m} (target ${v.op === '>=' ? '≥' : '≤'} ${t}) — ${v.met ? 'met' : 'NOT MET'}`
 }
