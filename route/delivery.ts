@@ -8,6 +8,7 @@ import type { BrokerClient } from '../broker/remote.ts'
 import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
+import { listedBrokerIds } from '../adapters/discovery/listed.ts'
 
 export type UserStatus = 'delivered' | 'queued' | 'offline' | 'rejected'
 
@@ -41,7 +42,7 @@ export interface UserPush extends TextMessage {
 export function groupByBroker(ctx: RouteContext, entries: Array<PresenceEntry | undefined>): Map<string, number[]> {
   // A presence entry can outlive its broker until its TTL runs out; asking a dead broker would
   // only cost a delivery timeout, so such users count as offline straight away.
-  const known = new Set(ctx.adapters.discovery.brokers().map((b) => b.id))
+  const known = listedBrokerIds(ctx.adapters.discovery)
   const groups = new Map<string, number[]>()
   for (const e of entries) {
     if (!e || !known.has(e.brokerId)) continue

@@ -198,3 +198,10 @@ export function nowMs(): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** Listens on a free loopback port; answers what a CIM server child reports from `start`. */
+export function listenOnLoopback(server: import('node:net').Server): Promise<{ cimPort: number; pid: number }> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    resolve({ cimPort: (server.address() as import('node:net').AddressInfo).port, pid: process.pid })
+  }))
+}

@@ -3,7 +3,7 @@
  * listener each, nothing else), to show what an idle TCP socket costs in Node on this machine.
  */
 import net from 'node:net'
-import { serve, sleep } from '../lib/ipc.ts'
+import { listenOnLoopback, serve, sleep } from '../lib/ipc.ts'
 import { memoryAfterGc } from '../lib/payload.ts'
 
 const sockets = new Set<net.Socket>()
@@ -16,9 +16,7 @@ const server = net.createServer({ noDelay: true }, (socket) => {
 
 serve({
   start() {
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-      resolve({ cimPort: (server.address() as net.AddressInfo).port, pid: process.pid })
-    }))
+    return listenOnLoopback(server)
   },
   async waitOnline({ count, timeoutMs = 60_000 }: { count: number; timeoutMs?: number }) {
     const end = Date.now() + timeoutMs

@@ -6,7 +6,7 @@
 import net from 'node:net'
 import { BaseCommand, FrameDecoder, decodeRequest, encodeResponse } from '../../proto/codec.ts'
 import { CreditDriver, type DriveOptions } from '../lib/credit.ts'
-import { serve, sleep } from '../lib/ipc.ts'
+import { listenOnLoopback, serve, sleep } from '../lib/ipc.ts'
 import { SENDER, broadcastText } from '../lib/payload.ts'
 
 interface Peer { socket: net.Socket; userId: number }
@@ -45,9 +45,7 @@ function broadcast(text: string): number {
 
 serve({
   start() {
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-      resolve({ cimPort: (server.address() as net.AddressInfo).port, pid: process.pid })
-    }))
+    return listenOnLoopback(server)
   },
   async waitOnline({ count, timeoutMs = 60_000 }: { count: number; timeoutMs?: number }) {
     const end = Date.now() + timeoutMs

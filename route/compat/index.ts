@@ -13,6 +13,7 @@ import type { RouteContext } from '../context.ts'
 import { allEntries, checkMessageSize, deliver, groupByBroker, pushToUsers } from '../delivery.ts'
 import { classifyError, logError } from '../plugins/errors.ts'
 import * as schema from './schema.ts'
+import { isListed, listedBrokerIds } from '../../adapters/discovery/listed.ts'
 
 /** Upstream StatusEnum.SUCCESS message. */
 const SUCCESS_MESSAGE = 'Success'
@@ -40,7 +41,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   /** The user's presence entry, ignoring entries of brokers that left discovery (crashed). */
   async function onlineEntry(userId: number): Promise<PresenceEntry | undefined> {
     const entry = await presence.users.get(String(userId))
-    return entry && discovery.brokers().some((b) => b.id === entry.brokerId) ? entry : undefined
+    return entry && isListed(discovery, entry.brokerId) ? entry : undefined
   }
 
   async function sender(userId: number) {
@@ -100,7 +101,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const { userId } = req.body
     const entry = await presence.users.get(String(userId))
     if (entry) {
-      const live = discovery.brokers().some((b) => b.id === entry.brokerId)
+      const live = isListed(discovery, entry.brokerId)
       const kicked = live && await app.brokers.kick(entry.brokerId, {
         userId, connId: entry.connId, code: catalogue.AdminKick.code, reason: 'logged out through /offLine',
       })
@@ -112,7 +113,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
 
   app.get('/onlineUser', { schema: schema.onlineUser }, async (req) => {
     // Users of a broker that discovery dropped (crashed) are offline, though their entries live until their TTL.
-    const listed = new Set(discovery.brokers().map((b) => b.id))
+    const listed = listedBrokerIds(discovery)
     const entries = (await allEntries(ctx, 'users')).filter((e) => listed.has(e.brokerId))
     const users = await Promise.all(entries.map(async (e) => ({
       userId: Number(e.id),

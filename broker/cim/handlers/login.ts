@@ -15,6 +15,7 @@ import { catchUp } from '../replay.ts'
 import { dispatch } from './index.ts'
 import type { CimServer } from '../server.ts'
 import type { PresenceEntry } from '../../../adapters/presence/index.ts'
+import { isListed } from '../../../adapters/discovery/listed.ts'
 
 export async function login(session: Session, frame: RequestFrame): Promise<void> {
   const server = session.server
@@ -119,5 +120,5 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
 
 function isStale(current: PresenceEntry, server: CimServer, userId: number): boolean {
   if (current.brokerId === server.brokerId) return server.users.get(userId)?.connId !== current.connId
-  return !server.adapters.discovery.brokers().some((b) => b.id === current.brokerId)
+  return !isListed(server.adapters.discovery, current.brokerId)
 }

@@ -8,6 +8,7 @@ import type { RouteContext } from '../../context.ts'
 import { checkMessageSize, pushToUsers, type UserPush, type UserResult } from '../../delivery.ts'
 import { runOnce } from '../../../adapters/idempotency/once.ts'
 import * as schema from './schema.ts'
+import { isListed } from '../../../adapters/discovery/listed.ts'
 
 /** Sender metadata of pushes from the business backend (upstream clients print these). */
 const SYSTEM_SENDER = { sendUserId: '0', sendUserName: 'system' }
@@ -92,7 +93,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
       payload: payloadBase64(req.body.payload, req.body.encoding), qos, retain,
     }
     const entry = await presence.devices.get(deviceId)
-    if (entry && discovery.brokers().some((b) => b.id === entry.brokerId)) {
+    if (entry && isListed(discovery, entry.brokerId)) {
       const reply = await app.brokers.publish(entry.brokerId, msg)
       if (reply.ok) return { results: [{ deviceId, status: 'delivered' as const }] }
     }

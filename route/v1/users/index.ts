@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { catalogue, errors } from '../../../errors.ts'
 import type { RouteContext } from '../../context.ts'
 import * as schema from './schema.ts'
+import { isListed } from '../../../adapters/discovery/listed.ts'
 
 const users: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { accounts, presence, discovery } = ctx.adapters
   // A crashed broker's entries live until their TTL runs out, but the user is not reachable once
   // discovery drops the broker: read them as offline, as pushes and logins already do (delivery.ts).
-  const listed = (brokerId: string) => discovery.brokers().some((b) => b.id === brokerId)
+  const listed = (brokerId: string) => isListed(discovery, brokerId)
 
   app.post('/users', { schema: schema.register }, async (req, reply) => {
     const { userId, userName, created } = await accounts.register(req.body.userName)
