@@ -6,11 +6,11 @@
 import { brokerIdOf } from '../config.ts'
 import { defaultAuth } from './auth.ts'
 import { CimServer } from './cim/server.ts'
-import { Delivery } from './delivery.ts'
+import { Delivery } from './api/handler.ts'
 import { BrokerHttp } from './http.ts'
 import { createMqttNode } from './mqtt/index.ts'
 import { BrokerRegistration } from './registration.ts'
-import { BrokerClient } from './remote.ts'
+import { BrokerClient } from './api/client.ts'
 import { codedError } from '../errors.ts'
 import type { Broker, BrokerDeps, BrokerPorts, MqttNode, UplinkRelay } from './types.ts'
 

@@ -1,6 +1,6 @@
 /** CimClient's options and events (JSDoc gives each default). */
 import type { BackoffOptions } from './backoff.ts'
-import type { CimMessage } from './delivery.ts'
+import type { CimMessage } from './inbound.ts'
 import type { ServerInfo } from './route.ts'
 
 export interface CimClientOptions {

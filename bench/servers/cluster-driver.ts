@@ -1,10 +1,10 @@
 /**
  * Child process: the broadcast sender of the cluster scenario — a BrokerClient over the cluster's
  * Redis bus and ZooKeeper discovery (what a route holds), in its own process, so one broadcast is
- * one bus message that every broker delivers to its own sessions (broker/remote.ts).
+ * one bus message that every broker delivers to its own sessions (broker/api/client.ts).
  */
 import { createAdapters, type Adapters } from '../../adapters/index.ts'
-import { BrokerClient } from '../../broker/remote.ts'
+import { BrokerClient } from '../../broker/api/client.ts'
 import { CreditDriver, type DriveOptions } from '../lib/credit.ts'
 import { serve, sleep } from '../lib/ipc.ts'
 import { SENDER, broadcastText } from '../lib/payload.ts'

@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { startAllInOne, type AllInOne } from '../../test/support/allinone.ts'
-import { BrokerClient } from '../../broker/remote.ts'
+import { BrokerClient } from '../../broker/api/client.ts'
 import type { Config } from '../../config.ts'
 import { CreditDriver, type DriveOptions } from '../lib/credit.ts'
 import { serve, sleep } from '../lib/ipc.ts'

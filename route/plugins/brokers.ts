@@ -4,7 +4,7 @@
  * The adapters themselves belong to the caller of buildApp, who closes them.
  */
 import type { FastifyInstance } from 'fastify'
-import { BrokerClient } from '../../broker/remote.ts'
+import { BrokerClient } from '../../broker/api/client.ts'
 import type { Adapters } from '../../adapters/index.ts'
 
 declare module 'fastify' {

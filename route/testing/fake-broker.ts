@@ -1,5 +1,5 @@
 /**
- * UNIT-TEST DOUBLE — NOT A BROKER. It answers the broker's bus API (broker/messages.ts) on the
+ * UNIT-TEST DOUBLE — NOT A BROKER. It answers the broker's bus API (broker/api/index.ts) on the
  * memory bus, from a set of userIds it pretends to hold, and records every request, so route unit
  * tests can see what the route sends and how it reads the answers. The end-to-end proof with a
  * real broker (real CIM TCP and MQTT clients) lives in test/.
@@ -8,7 +8,7 @@ import { BROADCAST_CHANNEL, brokerChannel, type BusMessage, type Unsubscribe } f
 import { BusRpc } from '../../adapters/bus/rpc.ts'
 import type { Adapters } from '../../adapters/index.ts'
 import type { BrokerInfo, Registration } from '../../adapters/discovery/index.ts'
-import type { BrokerRequest } from '../../broker/messages.ts'
+import type { BrokerRequest } from '../../broker/api/index.ts'
 import { buildApp } from '../app.ts'
 import { resolveConfig, type Config } from '../../config.ts'
 import { createMemoryAdapters } from '../../adapters/index.ts'

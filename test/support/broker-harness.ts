@@ -8,7 +8,7 @@ import type { Config } from '../../config.ts'
 import { createMemoryAdapters, type Adapters } from '../../adapters/index.ts'
 import { createBroker } from '../../broker/index.ts'
 import type { Broker, BrokerPorts } from '../../broker/types.ts'
-import { BrokerClient } from '../../broker/remote.ts'
+import { BrokerClient } from '../../broker/api/client.ts'
 import { silentLogger, testConfig } from './config.ts'
 import { RawClient } from './wire.ts'
 

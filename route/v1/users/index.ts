@@ -8,7 +8,7 @@ import { isListed } from '../../../adapters/discovery/listed.ts'
 const users: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { accounts, presence, discovery } = ctx.adapters
   // A crashed broker's entries live until their TTL runs out, but the user is not reachable once
-  // discovery drops the broker: read them as offline, as pushes and logins already do (delivery.ts).
+  // discovery drops the broker: read them as offline, as pushes and logins already do (route/push-path.ts).
   const listed = (brokerId: string) => isListed(discovery, brokerId)
 
   app.post('/users', { schema: schema.register }, async (req, reply) => {

@@ -2,13 +2,13 @@
  * The route's handle on the brokers: one typed method per broker request, over BusRpc.
  * A broker that does not answer within the timeout counts as not having delivered.
  */
-import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage } from '../adapters/bus/index.ts'
-import { BusRpc } from '../adapters/bus/rpc.ts'
-import type { Discovery } from '../adapters/discovery/index.ts'
+import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage } from '../../adapters/bus/index.ts'
+import { BusRpc } from '../../adapters/bus/rpc.ts'
+import type { Discovery } from '../../adapters/discovery/index.ts'
 import type {
   BroadcastReply, BroadcastRequest, KickReply, KickRequest, PublishReply, PublishRequest,
   PushReply, PushRequest, ReplayReply,
-} from './messages.ts'
+} from './index.ts'
 
 export class BrokerClient {
   private readonly rpc: BusRpc

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
-import { RecentIds, SeqWindow, messagesOf } from './delivery.ts'
+import { RecentIds, SeqWindow, messagesOf } from './inbound.ts'
 
 describe('RecentIds (duplicate suppression by msgId)', () => {
   it('reports a repeated id as a duplicate', () => {

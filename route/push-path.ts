@@ -4,7 +4,7 @@
  * seq) → ONE bus message per broker, however many users it holds → per user `delivered`,
  * `queued` (qos 1, stored) or `offline` (qos 0).
  */
-import type { BrokerClient } from '../broker/remote.ts'
+import type { BrokerClient } from '../broker/api/client.ts'
 import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'

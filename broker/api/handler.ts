@@ -1,19 +1,19 @@
 /**
- * The broker's side of the bus API (broker/messages.ts): subscribes to its own channel and the
+ * The broker's side of the bus API (broker/api/index.ts): subscribes to its own channel and the
  * broadcast channel, delivers locally, and answers through BusRpc.reply. Nothing is republished.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage, type Unsubscribe } from '../adapters/bus/index.ts'
-import { BusRpc } from '../adapters/bus/rpc.ts'
-import type { CimServer } from './cim/server.ts'
-import { SharedBody, seqTail, sharedProperties } from './cim/frames.ts'
-import { catchUp, noteWritten, writeUpstream } from './cim/replay.ts'
+import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage, type Unsubscribe } from '../../adapters/bus/index.ts'
+import { BusRpc } from '../../adapters/bus/rpc.ts'
+import type { CimServer } from '../cim/server.ts'
+import { SharedBody, seqTail, sharedProperties } from '../cim/frames.ts'
+import { catchUp, noteWritten, writeUpstream } from '../cim/replay.ts'
 import type {
   BroadcastReply, BroadcastRequest, BrokerRequest, KickReply, KickRequest, PublishReply, PublishRequest,
   PushReply, PushRequest, ReplayReply,
-} from './messages.ts'
-import type { MqttNode } from './types.ts'
+} from './index.ts'
+import type { MqttNode } from '../types.ts'
 
 export interface DeliveryOptions {
   bus: Bus
