@@ -9,24 +9,22 @@
 import { Command, Option } from 'commander'
 import { defaults, readConfigFile, resolveConfig, settings, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
-import { createAdapters } from './adapters/index.ts'
-import { createBroker } from './broker/index.ts'
-import { buildApp } from './route/app.ts'
+import { createNode } from './node.ts'
 import { runConsoleClient } from './client/console.ts'
 
 function addSettings(cmd: Command): Command {
   for (const s of settings) {
     const flag = `${s.flag} <${s.kind === 'number' ? 'n' : 'value'}>`
-    const def = defaults[s.key] === '' ? '' : ` (default: ${defaults[s.key]})`
+    const def = s.default !== '' ? ` (default: ${s.default})` : s.defaultText ? ` (default: ${s.defaultText.replace(/`/g, '')})` : ''
     const opt = new Option(flag, `${s.description}${def}; env ${s.env}`)
     if (s.choices) opt.choices(s.choices as string[])
     cmd.addOption(opt)
   }
-  cmd.option('--config <file>', 'JSON file of settings (keys as in config.ts); flags and env override it; env CIM_CONFIG')
+  cmd.option('--config <file>', 'JSON file of settings (keys as in config.ts, e.g. {"cimPort": 11212}); flags and env override it; env CIM_CONFIG')
   return cmd
 }
 
-/** Commander gives camelCase option names that match Config keys except these. */
+/** Commander names each option by its flag in camelCase (--redis → redis); the table maps it to its key. */
 function toConfig(opts: Record<string, unknown>): Config {
   const overrides: Record<string, unknown> = {}
   for (const s of settings) {
@@ -39,19 +37,13 @@ function toConfig(opts: Record<string, unknown>): Config {
 
 async function runNodes(config: Config, roles: { broker: boolean; route: boolean }): Promise<void> {
   const logger = createLogger(config.logLevel)
-  // Connection trouble the adapters retry by themselves (Redis reconnects, an expired ZooKeeper
-  // session being replaced) is logged, so an operator can tell why a node went quiet.
-  const adapters = await createAdapters(config, { onError: (err) => logger.warn({ err: err.message }, 'backend connection') })
-  const broker = roles.broker ? createBroker({ config, adapters, logger: logger.child({ part: 'broker' }) }) : undefined
-  const app = roles.route ? await buildApp({ config, adapters, logger: logger.child({ part: 'route' }) }) : undefined
-
+  const node = await createNode({ roles, settings: config, logger })
+  const { broker, routePort } = await node.listen()
   if (broker) {
-    const ports = await broker.listen()
-    logger.info({ id: broker.id, ...ports }, `broker ${broker.id}: CIM TCP :${ports.cimPort}, MQTT :${ports.mqttPort}, MQTT/WS :${ports.wsPort}, HTTP :${ports.httpPort}`)
+    logger.info({ id: node.broker!.id, ...broker }, `broker ${node.broker!.id}: CIM TCP :${broker.cimPort}, MQTT :${broker.mqttPort}, MQTT/WS :${broker.wsPort}, HTTP :${broker.httpPort}`)
   }
-  if (app) {
-    await app.listen({ host: config.host, port: config.routePort })
-    logger.info(`route: REST http://${config.advertiseHost}:${config.routePort}  docs http://${config.advertiseHost}:${config.routePort}/docs`)
+  if (routePort !== undefined) {
+    logger.info(`route: REST http://${config.advertiseHost}:${routePort}  docs http://${config.advertiseHost}:${routePort}/docs  metrics /metrics`)
   }
 
   let stopping = false
@@ -61,9 +53,7 @@ async function runNodes(config: Config, roles: { broker: boolean; route: boolean
     logger.info({ signal }, 'shutting down: deregister, stop accepting, drain, close')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    await broker?.close()
-    await app?.close()
-    await adapters.close()
+    await node.close()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))

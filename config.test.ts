@@ -1,5 +1,21 @@
-import { describe, it, expect } from 'vitest'
-import { brokerIdOf, defaults, resolveConfig } from './config.ts'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { describe, it, expect, expectTypeOf } from 'vitest'
+import {
+  brokerIdOf, defaults, readConfigFile, resolveConfig, settings,
+  type AdapterSettings, type BrokerSettings, type Config, type RouteSettings,
+} from './config.ts'
+
+/** A valid value for a setting other than its default. */
+const sample = (s: (typeof settings)[number]): string | number =>
+  s.choices ? s.choices[s.choices.length - 1] : s.kind === 'number' ? 4242 : `v-${s.key}`
+
+function writeJson(value: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'cim-config-')), 'c.json')
+  writeFileSync(file, JSON.stringify(value))
+  return file
+}
 
 describe('resolveConfig', () => {
   it('uses the upstream cim default ports', () => {
@@ -31,7 +47,54 @@ describe('resolveConfig', () => {
   })
 })
 
+describe('the settings table', () => {
+  it('keeps every flag, variable and default of the contract', () => {
+    // Operators' scripts and deployments use these names: renaming one is a breaking change.
+    expect(settings.map((s) => `${s.flag} ${s.env} ${s.default}`)).toEqual([
+      '--host CIM_HOST 0.0.0.0', '--advertise-host CIM_ADVERTISE_HOST ', '--route-port CIM_ROUTE_PORT 8083',
+      '--cim-port CIM_CIM_PORT 11211', '--broker-http-port CIM_BROKER_HTTP_PORT 8081', '--mqtt-port CIM_MQTT_PORT 1883',
+      '--ws-port CIM_WS_PORT 9001', '--broker-id CIM_BROKER_ID ', '--strategy CIM_STRATEGY consistent-hash',
+      '--repeat-login CIM_REPEAT_LOGIN reject', '--read-timeout-ms CIM_READ_TIMEOUT_MS 30000',
+      '--max-frame-bytes CIM_MAX_FRAME_BYTES 65536', '--max-queued-bytes CIM_MAX_QUEUED_BYTES 1048576',
+      '--presence-ttl-ms CIM_PRESENCE_TTL_MS 30000', '--delivery-timeout-ms CIM_DELIVERY_TIMEOUT_MS 2000',
+      '--inbox-max-per-user CIM_INBOX_MAX_PER_USER 1000', '--inbox-ttl-seconds CIM_INBOX_TTL_SECONDS 604800',
+      '--ack-timeout-ms CIM_ACK_TIMEOUT_MS 10000', '--idempotency-window-seconds CIM_IDEMPOTENCY_WINDOW_SECONDS 86400',
+      '--device-push-topic CIM_DEVICE_PUSH_TOPIC devices/{deviceId}/push', '--broadcast-topic CIM_BROADCAST_TOPIC devices/broadcast',
+      '--uplink-prefix CIM_UPLINK_PREFIX uplink/', '--log-level CIM_LOG_LEVEL info', '--redis CIM_REDIS_URL ',
+      '--zookeeper CIM_ZOOKEEPER ', '--zk-root CIM_ZK_ROOT /cim', '--zk-session-timeout-ms CIM_ZK_SESSION_TIMEOUT_MS 10000',
+      '--hooks CIM_HOOKS ',
+    ])
+    expect(defaults).toEqual(Object.fromEntries(settings.map((s) => [s.key, s.default])))
+  })
+
+  it.each(settings.map((s) => [s.key, s]))('%s is read from its variable and from a config file, and explicit values win', (key, s) => {
+    const value = sample(s)
+    expect(resolveConfig({}, { [s.env]: String(value) })[key]).toBe(value)
+    expect(resolveConfig({}, {}, readConfigFile(writeJson({ [key]: value })))[key]).toBe(value)
+    expect(resolveConfig({ [key]: value } as Partial<Config>, { [s.env]: String(s.kind === 'number' ? 1 : 'other') })[key]).toBe(value)
+  })
+
+  it('gives each part only its slice', () => {
+    expectTypeOf<BrokerSettings>().toHaveProperty('cimPort')
+    expectTypeOf<BrokerSettings>().not.toHaveProperty('redisUrl')
+    expectTypeOf<BrokerSettings>().not.toHaveProperty('strategy')
+    expectTypeOf<RouteSettings>().toHaveProperty('strategy')
+    expectTypeOf<RouteSettings>().not.toHaveProperty('cimPort')
+    expectTypeOf<AdapterSettings>().toEqualTypeOf<Pick<Config, 'inboxMaxPerUser' | 'redisUrl' | 'zookeeper' | 'zkRoot' | 'zkSessionTimeoutMs'>>()
+    expectTypeOf<Config['strategy']>().toEqualTypeOf<'consistent-hash' | 'round-robin' | 'random' | 'least-connections'>()
+    for (const s of settings) expect(s.parts.length, s.key).toBeGreaterThan(0)
+  })
+})
+
 describe('config file', () => {
+  it('refuses a value of the wrong type or outside its choices, naming the key', () => {
+    expect(() => readConfigFile(writeJson({ cimPort: '11212' }))).toThrow(/"cimPort" must be a number, got "11212"/)
+    expect(() => readConfigFile(writeJson({ redisUrl: 6379 }))).toThrow(/"redisUrl" must be a string, got 6379/)
+    expect(() => readConfigFile(writeJson({ cimPort: -1 }))).toThrow(/"cimPort": expected a non-negative number/)
+    expect(() => readConfigFile(writeJson({ strategy: 'fastest' }))).toThrow(/"strategy": expected one of consistent-hash/)
+    expect(() => readConfigFile(writeJson([1]))).toThrow(/expected a JSON object/)
+  })
+
   it('sits between defaults and the environment, and refuses unknown keys', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs')
     const { join } = await import('node:path')

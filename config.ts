@@ -1,130 +1,117 @@
 /**
- * Every setting in one place, with its default, its environment variable and its CLI flag.
- * The CLI builds `--help` from this table, so documentation and behaviour cannot drift apart.
+ * Every setting, once. The table below is the only spelling: the `Config` type, the defaults, the
+ * CLI flags and `--help` (cli.ts), the CIM_* environment variables, the keys a `--config` file may
+ * hold, the README "Configuration" table (test/docs.test.ts fails when they differ) and the slice
+ * each part receives (BrokerSettings, RouteSettings, AdapterSettings) all derive from it.
  */
 import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 
-export type BalanceStrategy = 'consistent-hash' | 'round-robin' | 'random' | 'least-connections'
-export type RepeatLoginPolicy = 'reject' | 'kick-old'
+/** The parts of the system that read settings; each receives only the settings listing it. */
+export type Part = 'broker' | 'route' | 'adapters' | 'cli'
 
-export interface Config {
-  /** Interface the servers bind to. Default 0.0.0.0. */
-  host: string
-  /** Host advertised to clients in login answers and discovery. Default: first non-internal IPv4, else 127.0.0.1. */
-  advertiseHost: string
-  routePort: number
-  cimPort: number
-  brokerHttpPort: number
-  mqttPort: number
-  wsPort: number
-  /** Broker node id. Default `host:cimPort:httpPort` (upstream znode naming). */
-  brokerId: string
-  strategy: BalanceStrategy
-  repeatLogin: RepeatLoginPolicy
-  /** Drop a CIM client after this many ms without a read (upstream: ~30 s). */
-  readTimeoutMs: number
-  /** Largest accepted CIM frame body. Default 64 KiB. */
-  maxFrameBytes: number
-  /** Bytes queued for one slow socket before it is disconnected. Default 1 MiB. */
-  maxQueuedBytes: number
-  /** Presence TTL; brokers refresh at a third of it. Default 30 s. */
-  presenceTtlMs: number
-  /** How long a route waits for a broker's delivery answer. Default 2 s. */
-  deliveryTimeoutMs: number
-  inboxMaxPerUser: number
-  inboxTtlSeconds: number
-  /** proto=2: redeliver unacked messages on the same connection after this long without ack progress. Default 10 s. */
-  ackTimeoutMs: number
-  /** How long a push's idempotencyKey is remembered (its first answer is returned again). Default 1 day. */
-  idempotencyWindowSeconds: number
-  /** Device push topic; `{deviceId}` is replaced. */
-  devicePushTopic: string
-  broadcastTopic: string
-  /** Device publishes under this prefix are handed to the uplink relay. */
-  uplinkPrefix: string
-  logLevel: string
-  /** Redis URL; when set, accounts/presence/bus/inbox/mqtt use Redis. */
-  redisUrl: string
-  /** ZooKeeper connect string; when set, discovery uses ZooKeeper. */
-  zookeeper: string
-  zkRoot: string
-  /** ZooKeeper session timeout: how long a crashed broker stays listed. Default 10 s. */
-  zkSessionTimeoutMs: number
-}
-
-export interface Setting {
-  key: keyof Config
-  flag: string
-  env: string
-  description: string
+interface SettingSpec {
+  flag: `--${string}`
+  env: `CIM_${string}`
   kind: 'string' | 'number'
+  /** `''` means "none" or "computed at start-up" (then `defaultText` says how, for the docs). */
+  default: string | number
+  /** The README's default column when the default is computed at start-up. */
+  defaultText?: string
+  description: string
   choices?: readonly string[]
+  parts: readonly Part[]
 }
 
-export const settings: Setting[] = [
-  { key: 'host', flag: '--host', env: 'CIM_HOST', kind: 'string', description: 'interface to bind' },
-  { key: 'advertiseHost', flag: '--advertise-host', env: 'CIM_ADVERTISE_HOST', kind: 'string', description: 'host clients are told to connect to' },
-  { key: 'routePort', flag: '--route-port', env: 'CIM_ROUTE_PORT', kind: 'number', description: 'route REST port' },
-  { key: 'cimPort', flag: '--cim-port', env: 'CIM_CIM_PORT', kind: 'number', description: 'broker CIM TCP port' },
-  { key: 'brokerHttpPort', flag: '--broker-http-port', env: 'CIM_BROKER_HTTP_PORT', kind: 'number', description: 'broker HTTP port (health, metrics)' },
-  { key: 'mqttPort', flag: '--mqtt-port', env: 'CIM_MQTT_PORT', kind: 'number', description: 'MQTT TCP port' },
-  { key: 'wsPort', flag: '--ws-port', env: 'CIM_WS_PORT', kind: 'number', description: 'MQTT over WebSocket port' },
-  { key: 'brokerId', flag: '--broker-id', env: 'CIM_BROKER_ID', kind: 'string', description: 'broker node id (default host:cimPort:httpPort)' },
-  { key: 'strategy', flag: '--strategy', env: 'CIM_STRATEGY', kind: 'string', choices: ['consistent-hash', 'round-robin', 'random', 'least-connections'], description: 'broker selection at login' },
-  { key: 'repeatLogin', flag: '--repeat-login', env: 'CIM_REPEAT_LOGIN', kind: 'string', choices: ['reject', 'kick-old'], description: 'second login of an online user' },
-  { key: 'readTimeoutMs', flag: '--read-timeout-ms', env: 'CIM_READ_TIMEOUT_MS', kind: 'number', description: 'drop a CIM client after this long without a read' },
-  { key: 'maxFrameBytes', flag: '--max-frame-bytes', env: 'CIM_MAX_FRAME_BYTES', kind: 'number', description: 'largest CIM frame body accepted' },
-  { key: 'maxQueuedBytes', flag: '--max-queued-bytes', env: 'CIM_MAX_QUEUED_BYTES', kind: 'number', description: 'bytes queued for a slow socket before it is dropped' },
-  { key: 'presenceTtlMs', flag: '--presence-ttl-ms', env: 'CIM_PRESENCE_TTL_MS', kind: 'number', description: 'presence entry TTL, refreshed by broker heartbeats' },
-  { key: 'deliveryTimeoutMs', flag: '--delivery-timeout-ms', env: 'CIM_DELIVERY_TIMEOUT_MS', kind: 'number', description: 'route wait for a broker delivery answer' },
-  { key: 'inboxMaxPerUser', flag: '--inbox-max-per-user', env: 'CIM_INBOX_MAX_PER_USER', kind: 'number', description: 'stored messages per user' },
-  { key: 'inboxTtlSeconds', flag: '--inbox-ttl-seconds', env: 'CIM_INBOX_TTL_SECONDS', kind: 'number', description: 'lifetime of a stored message' },
-  { key: 'ackTimeoutMs', flag: '--ack-timeout-ms', env: 'CIM_ACK_TIMEOUT_MS', kind: 'number', description: 'redeliver unacked qos 1 messages to a proto=2 client after this long without an ACK' },
-  { key: 'idempotencyWindowSeconds', flag: '--idempotency-window-seconds', env: 'CIM_IDEMPOTENCY_WINDOW_SECONDS', kind: 'number', description: 'how long a push idempotencyKey returns its first answer' },
-  { key: 'devicePushTopic', flag: '--device-push-topic', env: 'CIM_DEVICE_PUSH_TOPIC', kind: 'string', description: 'per-device push topic ({deviceId} replaced)' },
-  { key: 'broadcastTopic', flag: '--broadcast-topic', env: 'CIM_BROADCAST_TOPIC', kind: 'string', description: 'topic every device is subscribed to' },
-  { key: 'uplinkPrefix', flag: '--uplink-prefix', env: 'CIM_UPLINK_PREFIX', kind: 'string', description: 'device publishes under this prefix are relayed' },
-  { key: 'logLevel', flag: '--log-level', env: 'CIM_LOG_LEVEL', kind: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level' },
-  { key: 'redisUrl', flag: '--redis', env: 'CIM_REDIS_URL', kind: 'string', description: 'Redis URL (cluster mode)' },
-  { key: 'zookeeper', flag: '--zookeeper', env: 'CIM_ZOOKEEPER', kind: 'string', description: 'ZooKeeper connect string (cluster mode)' },
-  { key: 'zkRoot', flag: '--zk-root', env: 'CIM_ZK_ROOT', kind: 'string', description: 'ZooKeeper root path' },
-  { key: 'zkSessionTimeoutMs', flag: '--zk-session-timeout-ms', env: 'CIM_ZK_SESSION_TIMEOUT_MS', kind: 'number', description: 'ZooKeeper session timeout: how long a crashed broker stays listed' },
-]
+const table = {
+  host: { flag: '--host', env: 'CIM_HOST', kind: 'string', default: '0.0.0.0', parts: ['broker', 'cli'], description: 'interface to bind' },
+  // Upstream cim resolves the hostname, which on Debian maps to 127.0.1.1 and sends remote clients
+  // to their own loopback; the default is the first non-internal IPv4 (defaultAdvertiseHost).
+  advertiseHost: { flag: '--advertise-host', env: 'CIM_ADVERTISE_HOST', kind: 'string', default: '', defaultText: 'first non-loopback IPv4', parts: ['broker', 'cli'], description: 'host clients are told to connect to' },
+  routePort: { flag: '--route-port', env: 'CIM_ROUTE_PORT', kind: 'number', default: 8083, parts: ['cli'], description: 'route REST port' },
+  cimPort: { flag: '--cim-port', env: 'CIM_CIM_PORT', kind: 'number', default: 11211, parts: ['broker'], description: 'broker CIM TCP port' },
+  brokerHttpPort: { flag: '--broker-http-port', env: 'CIM_BROKER_HTTP_PORT', kind: 'number', default: 8081, parts: ['broker'], description: 'broker HTTP port (health, metrics)' },
+  mqttPort: { flag: '--mqtt-port', env: 'CIM_MQTT_PORT', kind: 'number', default: 1883, parts: ['broker'], description: 'MQTT TCP port' },
+  wsPort: { flag: '--ws-port', env: 'CIM_WS_PORT', kind: 'number', default: 9001, parts: ['broker'], description: 'MQTT over WebSocket port' },
+  // Upstream's znode naming (brokerIdOf).
+  brokerId: { flag: '--broker-id', env: 'CIM_BROKER_ID', kind: 'string', default: '', defaultText: '`host:cimPort:httpPort`', parts: ['broker'], description: 'broker node id (default host:cimPort:httpPort)' },
+  strategy: { flag: '--strategy', env: 'CIM_STRATEGY', kind: 'string', default: 'consistent-hash', choices: ['consistent-hash', 'round-robin', 'random', 'least-connections'], parts: ['route'], description: 'broker selection at login' },
+  repeatLogin: { flag: '--repeat-login', env: 'CIM_REPEAT_LOGIN', kind: 'string', default: 'reject', choices: ['reject', 'kick-old'], parts: ['broker', 'route'], description: 'second login of an online user' },
+  // Upstream: ~30 s.
+  readTimeoutMs: { flag: '--read-timeout-ms', env: 'CIM_READ_TIMEOUT_MS', kind: 'number', default: 30_000, parts: ['broker'], description: 'drop a CIM client after this long without a read' },
+  // The route refuses a push that would not fit in one frame.
+  maxFrameBytes: { flag: '--max-frame-bytes', env: 'CIM_MAX_FRAME_BYTES', kind: 'number', default: 64 * 1024, parts: ['broker', 'route'], description: 'largest CIM frame body accepted' },
+  maxQueuedBytes: { flag: '--max-queued-bytes', env: 'CIM_MAX_QUEUED_BYTES', kind: 'number', default: 1024 * 1024, parts: ['broker'], description: 'bytes queued for a slow socket before it is dropped' },
+  // Brokers refresh their entries at a third of it.
+  presenceTtlMs: { flag: '--presence-ttl-ms', env: 'CIM_PRESENCE_TTL_MS', kind: 'number', default: 30_000, parts: ['broker'], description: 'presence entry TTL, refreshed by broker heartbeats' },
+  // Brokers wait this long too, for another broker to kick a replaced login.
+  deliveryTimeoutMs: { flag: '--delivery-timeout-ms', env: 'CIM_DELIVERY_TIMEOUT_MS', kind: 'number', default: 2_000, parts: ['broker', 'route'], description: 'route wait for a broker delivery answer' },
+  inboxMaxPerUser: { flag: '--inbox-max-per-user', env: 'CIM_INBOX_MAX_PER_USER', kind: 'number', default: 1000, parts: ['adapters', 'route'], description: 'stored messages per user' },
+  inboxTtlSeconds: { flag: '--inbox-ttl-seconds', env: 'CIM_INBOX_TTL_SECONDS', kind: 'number', default: 7 * 24 * 3600, parts: ['route'], description: 'lifetime of a stored message' },
+  ackTimeoutMs: { flag: '--ack-timeout-ms', env: 'CIM_ACK_TIMEOUT_MS', kind: 'number', default: 10_000, parts: ['broker'], description: 'redeliver unacked qos 1 messages to a proto=2 client after this long without an ACK' },
+  idempotencyWindowSeconds: { flag: '--idempotency-window-seconds', env: 'CIM_IDEMPOTENCY_WINDOW_SECONDS', kind: 'number', default: 86_400, parts: ['route'], description: 'how long a push idempotencyKey returns its first answer' },
+  devicePushTopic: { flag: '--device-push-topic', env: 'CIM_DEVICE_PUSH_TOPIC', kind: 'string', default: 'devices/{deviceId}/push', parts: ['broker', 'route'], description: 'per-device push topic ({deviceId} replaced)' },
+  broadcastTopic: { flag: '--broadcast-topic', env: 'CIM_BROADCAST_TOPIC', kind: 'string', default: 'devices/broadcast', parts: ['broker', 'route'], description: 'topic every device is subscribed to' },
+  uplinkPrefix: { flag: '--uplink-prefix', env: 'CIM_UPLINK_PREFIX', kind: 'string', default: 'uplink/', parts: ['broker'], description: 'device publishes under this prefix are relayed' },
+  logLevel: { flag: '--log-level', env: 'CIM_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], parts: ['cli'], description: 'log level' },
+  // When set, accounts, presence, bus, inbox and MQTT use Redis.
+  redisUrl: { flag: '--redis', env: 'CIM_REDIS_URL', kind: 'string', default: '', parts: ['adapters'], description: 'Redis URL (cluster mode)' },
+  // When set, discovery uses ZooKeeper.
+  zookeeper: { flag: '--zookeeper', env: 'CIM_ZOOKEEPER', kind: 'string', default: '', parts: ['adapters'], description: 'ZooKeeper connect string (cluster mode)' },
+  zkRoot: { flag: '--zk-root', env: 'CIM_ZK_ROOT', kind: 'string', default: '/cim', parts: ['adapters'], description: 'ZooKeeper root path' },
+  zkSessionTimeoutMs: { flag: '--zk-session-timeout-ms', env: 'CIM_ZK_SESSION_TIMEOUT_MS', kind: 'number', default: 10_000, parts: ['adapters'], description: 'ZooKeeper session timeout: how long a crashed broker stays listed' },
+  // Loaded by cli.ts / createNode (hooks.ts): the operator's own code without a fork.
+  hooks: { flag: '--hooks', env: 'CIM_HOOKS', kind: 'string', default: '', parts: ['cli'], description: 'ES module (path from the working directory) exporting auth, uplink and/or balancer hooks' },
+} as const satisfies Record<string, SettingSpec>
 
-export const defaults: Config = {
-  host: '0.0.0.0',
-  advertiseHost: '',
-  routePort: 8083,
-  cimPort: 11211,
-  brokerHttpPort: 8081,
-  mqttPort: 1883,
-  wsPort: 9001,
-  brokerId: '',
-  strategy: 'consistent-hash',
-  repeatLogin: 'reject',
-  readTimeoutMs: 30_000,
-  maxFrameBytes: 64 * 1024,
-  maxQueuedBytes: 1024 * 1024,
-  presenceTtlMs: 30_000,
-  deliveryTimeoutMs: 2_000,
-  inboxMaxPerUser: 1000,
-  inboxTtlSeconds: 7 * 24 * 3600,
-  ackTimeoutMs: 10_000,
-  idempotencyWindowSeconds: 86_400,
-  devicePushTopic: 'devices/{deviceId}/push',
-  broadcastTopic: 'devices/broadcast',
-  uplinkPrefix: 'uplink/',
-  logLevel: 'info',
-  redisUrl: '',
-  zookeeper: '',
-  zkRoot: '/cim',
-  zkSessionTimeoutMs: 10_000,
+type Table = typeof table
+type ValueOf<S> = S extends { choices: readonly (infer C)[] } ? C : S extends { kind: 'number' } ? number : string
+
+/** Every setting with its type: a `choices` setting is the union of its choices. */
+export type Config = { -readonly [K in keyof Table]: ValueOf<Table[K]> }
+
+/** The keys a part reads (`parts` in the table). */
+export type KeysOf<P extends Part> = { [K in keyof Table]: P extends Table[K]['parts'][number] ? K : never }[keyof Table]
+export type BrokerSettings = Pick<Config, KeysOf<'broker'>>
+export type RouteSettings = Pick<Config, KeysOf<'route'>>
+export type AdapterSettings = Pick<Config, KeysOf<'adapters'>>
+
+export type BalanceStrategy = Config['strategy']
+export type RepeatLoginPolicy = Config['repeatLogin']
+
+export interface Setting extends SettingSpec {
+  key: keyof Config
+}
+
+/** The table as a list, in its order (the order of `--help` and of the README table). */
+export const settings: readonly Setting[] = Object.entries(table).map(([key, spec]) => ({ key: key as keyof Config, ...spec }))
+
+export const defaults: Readonly<Config> = Object.freeze(Object.fromEntries(settings.map((s) => [s.key, s.default])) as Config)
+
+/** The README "Configuration" table rows (scripts/readme-tables.ts prints them; test/docs.test.ts compares). */
+export function settingsTableRows(): string[] {
+  return settings.map((s) => {
+    const d = s.default === '' ? (s.defaultText ?? '—') : `\`${s.default}\``
+    return `| \`${s.flag}\` | \`${s.env}\` | ${d} | ${s.description}${s.choices ? ` (${s.choices.join(', ')})` : ''} |`
+  })
+}
+
+/** A value for setting `s`, checked: a non-negative number, or one of the choices. */
+function parse(s: Setting, raw: string | number, source: string): string | number {
+  if (s.kind === 'number') {
+    const n = Number(raw)
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${source}: expected a non-negative number, got "${raw}"`)
+    return n
+  }
+  const v = String(raw)
+  if (s.choices && !s.choices.includes(v)) throw new Error(`${source}: expected one of ${s.choices.join(', ')}, got "${v}"`)
+  return v
 }
 
 /**
  * Reads a JSON config file whose keys are Config keys (`{"cimPort": 11212, "redisUrl": "..."}`).
- * Unknown keys are refused so a typo does not silently fall back to a default.
+ * Unknown keys are refused so a typo does not silently fall back to a default, and so is a value
+ * of the wrong JSON type (`"cimPort": "11212"`), a negative number or a value outside the choices.
  */
 export function readConfigFile(path: string): Partial<Config> {
   let parsed: unknown
@@ -134,9 +121,12 @@ export function readConfigFile(path: string): Partial<Config> {
     throw new Error(`config file ${path}: ${(err as Error).message}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`config file ${path}: expected a JSON object`)
-  const known = new Set<string>(settings.map((s) => s.key))
-  for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new Error(`config file ${path}: unknown setting "${key}" (known: ${[...known].join(', ')})`)
+  const byKey = new Map<string, Setting>(settings.map((s) => [s.key, s]))
+  for (const [key, value] of Object.entries(parsed)) {
+    const s = byKey.get(key)
+    if (!s) throw new Error(`config file ${path}: unknown setting "${key}" (known: ${[...byKey.keys()].join(', ')})`)
+    if (typeof value !== s.kind) throw new Error(`config file ${path}: "${key}" must be a ${s.kind}, got ${JSON.stringify(value)}`)
+    parse(s, value as string | number, `config file ${path}: "${key}"`)
   }
   return parsed as Partial<Config>
 }
@@ -151,20 +141,11 @@ export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.Proce
   for (const s of settings) {
     const raw = overrides[s.key] ?? env[s.env] ?? file[s.key]
     if (raw === undefined || raw === '') continue
-    if (s.kind === 'number') {
-      const n = Number(raw)
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${s.flag} / ${s.env}: expected a non-negative number, got "${raw}"`)
-      target[s.key] = n
-    } else {
-      const v = String(raw)
-      if (s.choices && !s.choices.includes(v)) throw new Error(`${s.flag} / ${s.env}: expected one of ${s.choices.join(', ')}, got "${v}"`)
-      target[s.key] = v
-    }
+    target[s.key] = parse(s, raw, `${s.flag} / ${s.env}`)
   }
   if (!out.advertiseHost) out.advertiseHost = defaultAdvertiseHost()
   return out
 }
-
 
 /**
  * First non-internal IPv4 address. Upstream cim resolves the hostname, which on Debian maps to

@@ -8,7 +8,10 @@
  */
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
 
-/** Upstream cim StatusEnum codes (strings on the wire). */
+/**
+ * Upstream cim StatusEnum codes (strings on the wire). The one definition: the route's compatible
+ * endpoints answer with them and the client SDK (client/route.ts) acts on them.
+ */
 export const CompatCode = {
   SUCCESS: '9000',
   REPEAT_LOGIN: '5000',
@@ -54,6 +57,13 @@ export const catalogue = {
   Kicked: entry('CIM_KICKED', 409, 'Replaced by a newer login of user %s', CompatCode.REPEAT_LOGIN),
   AdminKick: entry('CIM_ADMIN_KICK', 403, 'Disconnected by the operator', CompatCode.FAIL),
   Draining: entry('CIM_DRAINING', 503, 'Broker %s is draining; log in again through the route', CompatCode.SERVER_NOT_AVAILABLE),
+  // Never sent: the broker counts it in cim_disconnects_total (499: nginx's "client closed request").
+  ClientClosed: entry('CIM_CLIENT_CLOSED', 499, 'The client closed the connection', CompatCode.FAIL),
+  // Client-side (client/connection.ts): the broker did not complete the login in time.
+  LoginTimeout: entry('CIM_LOGIN_TIMEOUT', 504, 'No login answer from %s within %s ms', CompatCode.FAIL),
+  // Bus (broker/api): a request kind this broker does not handle, e.g. from a newer route during a
+  // rolling upgrade. The broker answers it with this code instead of leaving the caller to time out.
+  UnknownRequest: entry('CIM_UNKNOWN_REQUEST', 501, 'Unknown bus request %s', CompatCode.FAIL),
 } as const satisfies Record<string, Entry>
 
 export type ErrorName = keyof typeof catalogue

@@ -7,6 +7,7 @@ import { RedisBus } from './bus/redis.ts'
 import { MemoryDiscovery } from './discovery/memory.ts'
 import { ZooKeeperDiscovery } from './discovery/zookeeper.ts'
 import { freePort, startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from '../test/support/servers.ts'
+import { eventually } from '../test/support/wait.ts'
 
 let redis: RedisServer
 let zookeeper: ZooKeeperServer
@@ -38,8 +39,7 @@ describe('createAdapters', () => {
       // inboxMaxPerUser from the config applies across both nodes.
       await expect(n1.inbox.append(1, { msgId: 'c', text: 'c', properties: {}, ts: Date.now(), ttlMs: 60_000 })).rejects.toMatchObject({ code: 'CIM_INBOX_FULL' })
       await n1.discovery.register({ id: 'b1', host: '10.0.0.1', cimPort: 1, httpPort: 2, mqttPort: 3, wsPort: 4, connections: 0, draining: false, startedAt: 0 })
-      const end = Date.now() + 5_000
-      while (n2.discovery.brokers().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+      await eventually(() => n2.discovery.brokers().length > 0, 5_000)
       expect(n2.discovery.brokers().map((b) => b.id)).toEqual(['b1'])
       expect(typeof n1.mqtt().mq).toBe('object')
     } finally {

@@ -16,7 +16,7 @@ import { MemoryBus } from './bus/memory.ts'
 import { MemoryInbox } from './inbox/memory.ts'
 import { MemoryIdempotency } from './idempotency/memory.ts'
 import { memoryMqttBackend } from './mqtt/memory.ts'
-import type { Config } from '../config.ts'
+import type { AdapterSettings } from '../config.ts'
 import { codedError } from '../errors.ts'
 import { openRedis, quit, DEFAULT_PREFIX } from './redis.ts'
 import { RedisAccounts } from './accounts/redis.ts'
@@ -94,7 +94,8 @@ export interface ClusterAdapterOptions extends AdapterOptions {
  * CIM_BACKEND_UNAVAILABLE when either cannot be reached.
  */
 export async function createAdapters(
-  config: Pick<Config, 'redisUrl' | 'zookeeper' | 'zkRoot' | 'inboxMaxPerUser'> & Partial<Pick<Config, 'zkSessionTimeoutMs'>>,
+  // The adapters' slice of the settings (a whole Config will do); the ZooKeeper session timeout may be left out.
+  config: Omit<AdapterSettings, 'zkSessionTimeoutMs'> & Partial<Pick<AdapterSettings, 'zkSessionTimeoutMs'>>,
   opts: ClusterAdapterOptions = {},
 ): Promise<Adapters> {
   const inboxMaxPerUser = opts.inboxMaxPerUser ?? config.inboxMaxPerUser
@@ -103,14 +104,11 @@ export async function createAdapters(
 
   let discovery: Discovery = memory.discovery
   if (config.zookeeper) {
-    try {
-      discovery = await ZooKeeperDiscovery.create({
-        connectString: config.zookeeper, root: config.zkRoot, onError: opts.onError,
-        sessionTimeoutMs: opts.zkSessionTimeoutMs ?? config.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
-      })
-    } catch (err) {
-      throw codedError('BackendUnavailable', `ZooKeeper ${config.zookeeper}: ${(err as Error).message}`)
-    }
+    // Fails with CIM_BACKEND_UNAVAILABLE itself.
+    discovery = await ZooKeeperDiscovery.create({
+      connectString: config.zookeeper, root: config.zkRoot, onError: opts.onError,
+      sessionTimeoutMs: opts.zkSessionTimeoutMs ?? config.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
+    })
   }
   if (!config.redisUrl) return { ...memory, discovery, close: async () => { await Promise.all([memory.close(), discovery.close()]) } }
 

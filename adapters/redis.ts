@@ -1,12 +1,14 @@
 /**
- * What the Redis adapters share: how they get a connection, their key prefix, and Lua scripts run
- * by SHA with a fallback to EVAL (the script cache is empty after a Redis restart).
+ * What the Redis adapters share: how they get a connection, their key prefix, how they fail when
+ * Redis cannot serve (`redisFailure`), and Lua scripts run by SHA with a fallback to EVAL (the
+ * script cache is empty after a Redis restart).
  *
  * The scripts build some keys from the prefix inside Lua, so they target a single Redis server
  * (or a primary with replicas), not Redis Cluster.
  */
 import { createHash } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { codedError, isCatalogued } from '../errors.ts'
 
 export interface RedisAdapterOptions {
   /**
@@ -58,6 +60,25 @@ export async function quit(client: Redis): Promise<void> {
   try { await client.quit() } catch { client.disconnect() }
 }
 
+/**
+ * Error replies with which Redis says it cannot serve right now (loading its data after a restart,
+ * a replica that lost its primary, a script running too long) rather than that a command is wrong.
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN)\b/
+
+/**
+ * How every Redis adapter fails when Redis cannot serve: throws the catalogued BackendUnavailable
+ * (CIM_BACKEND_UNAVAILABLE, 503) with the ioredis error as its `cause`, so callers (the route's
+ * error handler, the broker's login) act on one code and never on a library's error names. Other
+ * error replies (a wrong command, a script's bug) and our own coded errors are rethrown as they are.
+ * Use as `await client.get(key).catch(redisFailure)`; Script.run applies it itself.
+ */
+export function redisFailure(err: unknown): never {
+  const e = err as { code?: unknown; message?: unknown } | undefined
+  if (isCatalogued(e?.code) || (err instanceof ReplyError && !UNAVAILABLE_REPLY.test(String(e?.message)))) throw err
+  throw Object.assign(codedError('BackendUnavailable', `Redis: ${String(e?.message ?? err)}`), { cause: err })
+}
+
 export class Script {
   private readonly sha: string
 
@@ -65,13 +86,14 @@ export class Script {
     this.sha = createHash('sha1').update(lua).digest('hex')
   }
 
+  /** Runs the script; fails as `redisFailure` says. */
   async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
-      return client.eval(this.lua, keys.length, ...keys, ...args)
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) redisFailure(err)
     }
+    return client.eval(this.lua, keys.length, ...keys, ...args).catch(redisFailure)
   }
 }
 

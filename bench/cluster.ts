@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Fleets, split } from './lib/fleet.ts'
-import { nowMs, spawn, stopAll, type Proc } from './lib/ipc.ts'
+import { nowMs, sleep, spawn, stopAll, type Proc } from './lib/ipc.ts'
 import type { CannonArgs, CannonResult } from './lib/cannon.ts'
 import type { FleetUser } from './lib/cim-fleet.ts'
 import type { PacedResult } from './lib/paced-http.ts'
@@ -102,7 +102,7 @@ async function loginAll(cluster: Cluster, fleets: Fleets, prefix: string, n: num
       ((await (await fetch(`http://127.0.0.1:${b.httpPort}/health`)).json()) as { connections: number }).connections))
     if (counts.reduce((a, c) => a + c, 0) >= n) break
     if (Date.now() > end) throw new Error(`only ${counts.join(' + ')} of ${n} clients connected`)
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
   }
   return { users, perBroker: new Map([...groups].map(([p, g]) => [p, g.length])), ms }
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../test/support/servers.ts'
 import type { ClientReport, LossUser } from './lib/loss-client.ts'
 import { fmt, verdict, type Verdict } from './lib/stats.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 interface CannonResult { requests: { total: number }; duration: number; non2xx: number; errors: number; timeouts: number; latency: { p50: number; p99: number } }
 // autocannon ships no type declarations; this is the part of its API used here.
@@ -24,7 +25,6 @@ const CLIENT = fileURLToPath(new URL('./lib/loss-client.ts', import.meta.url))
 const CONNECTIONS = 32
 /** qos 1 stores and acks every message; a ratio below this would say the inbox path is the bottleneck. */
 const TARGET_RATIO = 0.5
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function ask<T>(child: ChildProcess, msg: object, ev: string): Promise<T> {
   return new Promise((resolve) => {

@@ -3,6 +3,7 @@
  * MQTT connections go through the same object, so one policy covers both protocols.
  */
 import type { Accounts } from '../adapters/accounts/index.ts'
+import { pushTopicOf, pushTopicRoot } from '../adapters/mqtt/topics.ts'
 
 export interface UserLogin {
   userId: number
@@ -41,7 +42,7 @@ export interface DefaultAuthOptions {
  * the server-owned push topics, and may subscribe only to their own push topic among them.
  */
 export function defaultAuth(opts: DefaultAuthOptions & { devicePushTopic: string; broadcastTopic: string }): AuthHooks {
-  const pushRoot = opts.devicePushTopic.split('{deviceId}')[0]
+  const pushRoot = pushTopicRoot(opts.devicePushTopic)
   return {
     async authenticateUser({ userId, userName }) {
       const account = await opts.accounts.get(userId)
@@ -57,7 +58,7 @@ export function defaultAuth(opts: DefaultAuthOptions & { devicePushTopic: string
       return true
     },
     async authorizeSubscribe(clientId, topic) {
-      if (pushRoot && topic.startsWith(pushRoot) && topic !== opts.devicePushTopic.replace('{deviceId}', clientId)) {
+      if (pushRoot && topic.startsWith(pushRoot) && topic !== pushTopicOf(opts.devicePushTopic, clientId)) {
         return `topic ${topic} belongs to another device`
       }
       return true

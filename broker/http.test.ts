@@ -11,7 +11,9 @@ function source(draining = false): BrokerHttpSource {
     cimConnections: () => 3,
     cimUsers: () => 2,
     mqttConnections: () => 4,
+    mqttSubscriptions: () => 8,
     stats: { framesIn: 10, logins: 2, loginsRefused: 1, deliveries: 99, broadcasts: 5, redeliveries: 0, closes: new Map([['CIM_READ_TIMEOUT', 2]]) },
+    mqttStats: { connects: 6, disconnects: 2, messagesIn: [7, 3, 0], messagesOut: [40, 12, 1], subscribes: 9, unsubscribes: 1 },
   }
 }
 
@@ -28,6 +30,15 @@ describe('broker HTTP', () => {
     expect(text).toMatch(/^cim_deliveries_total 99$/m)
     expect(text).toMatch(/^mqtt_connections 4$/m)
     expect(text).toMatch(/^cim_disconnects_total\{code="CIM_READ_TIMEOUT"\} 2$/m)
+    // MQTT: connections, messages in and out by QoS, subscriptions.
+    expect(text).toMatch(/^mqtt_connects_total 6$/m)
+    expect(text).toMatch(/^mqtt_disconnects_total 2$/m)
+    expect(text).toMatch(/^mqtt_subscriptions 8$/m)
+    expect(text).toMatch(/^mqtt_subscribes_total 9$/m)
+    expect(text).toMatch(/^mqtt_unsubscribes_total 1$/m)
+    expect(text).toMatch(/^mqtt_messages_received_total\{qos="1"\} 3$/m)
+    expect(text).toMatch(/^mqtt_messages_sent_total\{qos="0"\} 40$/m)
+    expect(text).toMatch(/^mqtt_messages_sent_total\{qos="2"\} 1$/m)
     // Two brokers in one process do not collide: each has its own registry.
     const other = new BrokerHttp(source())
     expect(other.registry).not.toBe(http.registry)

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { CimStats } from './cim/server.ts'
+import type { MqttStats } from './types.ts'
 
 export interface BrokerHttpSource {
   id: () => string
@@ -14,7 +15,9 @@ export interface BrokerHttpSource {
   cimConnections: () => number
   cimUsers: () => number
   mqttConnections: () => number
+  mqttSubscriptions: () => number
   stats: CimStats
+  mqttStats: MqttStats
 }
 
 export function createBrokerMetrics(src: BrokerHttpSource): Registry {
@@ -23,6 +26,14 @@ export function createBrokerMetrics(src: BrokerHttpSource): Registry {
     new Gauge({ name, help, registers: [register], collect() { this.set(read()) } })
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({ name, help, registers: [register], collect() { this.reset(); this.inc(read()) } })
+  const byQos = (name: string, help: string, counts: readonly number[]) =>
+    new Counter({
+      name, help, labelNames: ['qos'], registers: [register],
+      collect() {
+        this.reset()
+        for (let qos = 0; qos < counts.length; qos++) this.inc({ qos: String(qos) }, counts[qos])
+      },
+    })
 
   gauge('cim_connections', 'Open CIM TCP connections', src.cimConnections)
   gauge('cim_users_online', 'Users logged in over CIM TCP on this broker', src.cimUsers)
@@ -34,6 +45,13 @@ export function createBrokerMetrics(src: BrokerHttpSource): Registry {
   counter('cim_deliveries_total', 'Push, broadcast and replay frames written to CIM clients', () => src.stats.deliveries)
   counter('cim_broadcasts_total', 'Broadcast messages handled', () => src.stats.broadcasts)
   counter('cim_redeliveries_total', 'Stored messages written again after the ack timeout', () => src.stats.redeliveries)
+  gauge('mqtt_subscriptions', 'Subscriptions held by the MQTT clients connected to this broker', src.mqttSubscriptions)
+  counter('mqtt_connects_total', 'MQTT clients that completed CONNECT', () => src.mqttStats.connects)
+  counter('mqtt_disconnects_total', 'MQTT clients that went away', () => src.mqttStats.disconnects)
+  counter('mqtt_subscribes_total', 'MQTT subscriptions granted (server-side ones included)', () => src.mqttStats.subscribes)
+  counter('mqtt_unsubscribes_total', 'MQTT subscriptions removed by UNSUBSCRIBE', () => src.mqttStats.unsubscribes)
+  byQos('mqtt_messages_received_total', 'PUBLISH packets received from MQTT clients, by QoS', src.mqttStats.messagesIn)
+  byQos('mqtt_messages_sent_total', 'PUBLISH packets sent to MQTT subscribers, by the QoS sent at', src.mqttStats.messagesOut)
   new Counter({
     name: 'cim_disconnects_total',
     help: 'CIM sessions ended, by catalogue code (CIM_CLIENT_CLOSED: the client hung up)',

@@ -12,22 +12,27 @@ import { createMqttNode } from './mqtt/index.ts'
 import { BrokerRegistration } from './registration.ts'
 import { BrokerClient } from './api/client.ts'
 import { codedError } from '../errors.ts'
-import type { Broker, BrokerDeps, BrokerPorts, MqttNode, UplinkRelay } from './types.ts'
+import { newMqttStats, type Broker, type BrokerDeps, type BrokerPorts, type MqttNode, type UplinkRelay } from './types.ts'
+import type { AuthHooks } from './auth.ts'
 
 export type { Broker, BrokerDeps, BrokerPorts } from './types.ts'
 
 export function createBroker(deps: BrokerDeps): Broker {
   const { config, adapters } = deps
   const logger = deps.logger
-  const auth = deps.auth ?? defaultAuth({
-    accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic,
-  })
+  // An operator's hooks (a --hooks module) replace the defaults one by one: refusing some users
+  // need not re-implement the device topic rules.
+  const auth: AuthHooks = {
+    ...defaultAuth({ accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic }),
+    ...deps.auth,
+  }
   const uplink: UplinkRelay = deps.uplink ?? ((m) => {
     logger.info({ deviceId: m.deviceId, topic: m.topic, qos: m.qos, bytes: m.payload.length }, 'device uplink')
   })
 
   let id = config.brokerId
   let mqtt: MqttNode | undefined
+  const mqttStats = newMqttStats()
   let brokerClient: BrokerClient | undefined
   let started: Promise<BrokerPorts> | undefined
   let listening: Promise<BrokerPorts> | undefined
@@ -51,7 +56,9 @@ export function createBroker(deps: BrokerDeps): Broker {
     cimConnections: () => cim.sessions.size,
     cimUsers: () => cim.users.size,
     mqttConnections: () => mqtt?.connectedCount() ?? 0,
+    mqttSubscriptions: () => mqtt?.subscriptionCount() ?? 0,
     stats: cim.stats,
+    mqttStats,
   })
 
   async function start(): Promise<BrokerPorts> {
@@ -59,7 +66,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     const httpPort = await http.listen(config.brokerHttpPort, config.host)
     id = brokerIdOf({ ...config, cimPort, brokerHttpPort: httpPort })
     cim.brokerId = id
-    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink })
+    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats })
     const { mqttPort, wsPort } = await mqtt.listen()
     await delivery.start(id)
     // Kicks a replaced login held by another broker (repeatLogin = kick-old).

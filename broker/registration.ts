@@ -1,6 +1,6 @@
 /**
  * The broker's entry in discovery and its heartbeat. Registered after every server listens;
- * removed first on shutdown (goim/STYLE: deregister before closing connections). Every
+ * removed first on shutdown (docs/architecture.md, Lifecycle of a broker). Every
  * presenceTtlMs/3 the heartbeat extends the presence TTLs of the users and devices connected here
  * (so a crashed broker's entries expire instead of blocking later logins) and updates the
  * connection count routes balance on.

@@ -1,6 +1,6 @@
 /** Types shared by the broker's parts (CIM server, MQTT node, delivery, registration). */
 import type { Logger } from 'pino'
-import type { Config } from '../config.ts'
+import type { BrokerSettings } from '../config.ts'
 import type { Adapters } from '../adapters/index.ts'
 import type { AuthHooks } from './auth.ts'
 
@@ -17,11 +17,12 @@ export interface UplinkMessage {
 export type UplinkRelay = (msg: UplinkMessage) => void | Promise<void>
 
 export interface BrokerDeps {
-  config: Config
+  /** The broker's slice of the settings (a whole Config will do). */
+  config: BrokerSettings
   adapters: Adapters
   logger: Logger
-  /** Default: defaultAuth() over adapters.accounts. */
-  auth?: AuthHooks
+  /** Default: defaultAuth() over adapters.accounts; a hook given here replaces that one default hook. */
+  auth?: Partial<AuthHooks>
   /** Default: log each uplink message at info level. */
   uplink?: UplinkRelay
 }
@@ -49,12 +50,34 @@ export interface Broker {
 }
 
 export interface MqttNodeDeps {
-  config: Config
+  config: BrokerSettings
   adapters: Adapters
   logger: Logger
   brokerId: string
   auth: AuthHooks
   uplink: UplinkRelay
+  /** Plain counters the node increments; the broker's /metrics reads them at scrape time. Default: new ones. */
+  stats?: MqttStats
+}
+
+/**
+ * MQTT traffic counters. Arrays are indexed by QoS (0, 1, 2): one integer increment per packet,
+ * nothing allocated.
+ */
+export interface MqttStats {
+  connects: number
+  disconnects: number
+  /** PUBLISH packets received from clients. */
+  messagesIn: [number, number, number]
+  /** PUBLISH packets forwarded to subscribers, by the QoS they were sent at. */
+  messagesOut: [number, number, number]
+  /** Subscriptions granted (SUBSCRIBE topics, server-side subscriptions included) and removed by UNSUBSCRIBE. */
+  subscribes: number
+  unsubscribes: number
+}
+
+export function newMqttStats(): MqttStats {
+  return { connects: 0, disconnects: 0, messagesIn: [0, 0, 0], messagesOut: [0, 0, 0], subscribes: 0, unsubscribes: 0 }
 }
 
 export interface MqttPublish {
@@ -77,4 +100,8 @@ export interface MqttNode {
   connectedCount(): number
   /** Client ids connected here (for presence heartbeats). */
   deviceIds(): string[]
+  /** Subscriptions held by the clients connected here (counted when asked: for /metrics). */
+  subscriptionCount(): number
+  /** Traffic counters (deps.stats when given). */
+  readonly stats: MqttStats
 }

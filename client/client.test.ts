@@ -1,6 +1,6 @@
 /**
  * CimClient against PROTOCOL DOUBLES: a tiny TCP server written with proto/codec.ts that speaks
- * the CIM wire (DESIGN.md), and a tiny HTTP server answering the route's CIM-compatible endpoints.
+ * the CIM wire (docs/protocol.md), and a tiny HTTP server answering the route's CIM-compatible endpoints.
  * They stand in for the real broker and route so the client's wire behaviour is checked on its
  * own; the end-to-end tests with the real broker and route live in test/.
  */
@@ -11,21 +11,12 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { BaseCommand, FrameDecoder, decodeRequest, encodeResponse, type RequestFrame, type ResponseInit } from '../proto/codec.ts'
 import { CimClient, CimLoginError, CimRouteError, type CimMessage } from './index.ts'
 import { runConsoleClient } from './console.ts'
+import { eventually, sleep } from '../test/support/wait.ts'
 
 const USER_ID = 1_700_000_000_001
 
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 3_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = check()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
 /** Protocol double of a broker: records client frames, lets the test answer per session. */
-class FakeBroker {
+class FakeCimBroker {
   readonly sessions: FakeSession[] = []
   readonly server = net.createServer({ noDelay: true }, (s) => this.sessions.push(new FakeSession(s, this.onLogin)))
   port = 0
@@ -130,7 +121,7 @@ afterEach(async () => {
 })
 
 async function setup(onLogin: (s: FakeSession, login: RequestFrame) => void = (s) => s.loginReply()) {
-  const broker = await new FakeBroker(onLogin).listen()
+  const broker = await new FakeCimBroker(onLogin).listen()
   const route = await new FakeRoute(broker.port).listen()
   cleanups.push(() => broker.close(), () => route.close())
   return { broker, route }
@@ -167,20 +158,20 @@ describe('CimClient over the wire (protocol doubles)', () => {
       encodeResponse(push('two', { msgId: 'm2', seq: '2', ts: '1700000000000' })),
     ])
     s.socket.write(bytes.subarray(0, 7))
-    await new Promise((r) => setTimeout(r, 20))
+    await sleep(20)
     s.socket.write(bytes.subarray(7))
 
-    await until(() => messages.length === 3, 'three messages')
+    await eventually(() => messages.length === 3, 3_000, 'three messages')
     expect(messages.map((m) => [m.text, m.seq, m.sendUserName, m.sendUserId, m.offline])).toEqual([
       ['one', 1, 'bob', 42, false], ['two', 2, 'bob', 42, false], ['three', 3, 'bob', 42, false],
     ])
     expect(messages[1]).toMatchObject({ msgId: 'm2', ts: 1700000000000, receiveUserId: USER_ID })
-    await until(() => s.acks().at(-1) === 3, 'ACK 3')
+    await eventually(() => s.acks().at(-1) === 3, 3_000, 'ACK 3')
     // Acks only ever advance and never pass a gap.
     expect(s.acks().every((a, i, all) => i === 0 || a >= all[i - 1])).toBe(true)
 
     // Write-idle heartbeat: upstream's ping packet.
-    const ping = await until(() => s.frames.find((f) => f.cmd === BaseCommand.PING), 'a PING')
+    const ping = await eventually(() => s.frames.find((f) => f.cmd === BaseCommand.PING), 3_000, 'a PING')
     expect(ping).toMatchObject({ reqMsg: 'ping', requestId: USER_ID })
   })
 
@@ -190,9 +181,9 @@ describe('CimClient over the wire (protocol doubles)', () => {
     await c.connect()
     const s = broker.sessions[0]
     s.send(push('a', { msgId: 'x1', seq: '9' }))
-    await until(() => s.acks().length === 1, 'first ACK')
+    await eventually(() => s.acks().length === 1, 3_000, 'first ACK')
     s.send(push('a', { msgId: 'x1', seq: '9' }))
-    await until(() => s.acks().length === 2, 'second ACK')
+    await eventually(() => s.acks().length === 2, 3_000, 'second ACK')
     expect(s.acks()).toEqual([9, 9])
     expect(messages).toHaveLength(1)
     expect(route.count('/registerAccount')).toBe(0)
@@ -206,14 +197,14 @@ describe('CimClient over the wire (protocol doubles)', () => {
     s.send(push('one', { msgId: 'g1', seq: '1' }))
     s.send(push('three', { msgId: 'g3', seq: '3' }))
     s.send(push('four', { msgId: 'g4', seq: '4' }))
-    await until(() => s.acks().length >= 1, 'ACK 1')
-    await new Promise((r) => setTimeout(r, 100))
+    await eventually(() => s.acks().length >= 1, 3_000, 'ACK 1')
+    await sleep(100)
     expect(messages.map((m) => m.text)).toEqual(['one'])
     expect(c.holding).toBe(2)
     expect(s.acks().every((a) => a === 1)).toBe(true) // seq 2 never arrived: the ACK must not pass it
     // The broker's redelivery after its ack timeout: everything above the acked seq, again.
     for (const [text, seq] of [['two', 2], ['three', 3], ['four', 4]] as const) s.send(push(text, { msgId: `g${seq}`, seq: String(seq), prevSeq: String(seq - 1) }))
-    await until(() => s.acks().at(-1) === 4, 'ACK 4')
+    await eventually(() => s.acks().at(-1) === 4, 3_000, 'ACK 4')
     expect(messages.map((m) => m.text)).toEqual(['one', 'two', 'three', 'four'])
     expect(c.duplicatesDropped).toBe(2) // the redelivered copies of 3 and 4
   })
@@ -225,11 +216,11 @@ describe('CimClient over the wire (protocol doubles)', () => {
     const s = broker.sessions[0]
     s.send(push('one', { msgId: 'e1', seq: '1' }))
     s.send(push('four', { msgId: 'e4', seq: '4' }))
-    await until(() => c.holding === 1, 'seq 4 held')
+    await eventually(() => c.holding === 1, 3_000, 'seq 4 held')
     // Redelivery from seq 1: 2 and 3 expired in the inbox, so the first message names prevSeq 1.
     s.send(push('four', { msgId: 'e4', seq: '4', prevSeq: '1' }))
     s.send(push('five', { msgId: 'e5', seq: '5', prevSeq: '4' }))
-    await until(() => s.acks().at(-1) === 5, 'ACK 5')
+    await eventually(() => s.acks().at(-1) === 5, 3_000, 'ACK 5')
     expect(messages.map((m) => m.text)).toEqual(['one', 'four', 'five'])
   })
 
@@ -242,12 +233,12 @@ describe('CimClient over the wire (protocol doubles)', () => {
     const s = broker.sessions[0]
     s.send(push('twelve', { msgId: 'l12', seq: '12' }))
     s.send(push('ten again', { msgId: 'l10', seq: '10' })) // acked before: a duplicate
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     expect(messages).toEqual([])
     s.send(push('eleven', { msgId: 'l11', seq: '11', prevSeq: '10' }))
-    await until(() => messages.length === 2, 'both in order')
+    await eventually(() => messages.length === 2, 3_000, 'both in order')
     expect(messages.map((m) => m.seq)).toEqual([11, 12])
-    await until(() => s.acks().at(-1) === 12, 'ACK 12')
+    await eventually(() => s.acks().at(-1) === 12, 3_000, 'ACK 12')
     expect(c.duplicatesDropped).toBe(1)
   })
 
@@ -259,7 +250,7 @@ describe('CimClient over the wire (protocol doubles)', () => {
     s.send(push('retried', { msgId: 'same', seq: '1' }))
     s.send(push('retried', { msgId: 'same', seq: '2' }))
     s.send(push('next', { msgId: 'other', seq: '3' }))
-    await until(() => s.acks().at(-1) === 3, 'ACK 3')
+    await eventually(() => s.acks().at(-1) === 3, 3_000, 'ACK 3')
     expect(messages.map((m) => m.text)).toEqual(['retried', 'next'])
     expect(c.duplicatesDropped).toBe(1)
   })
@@ -270,7 +261,7 @@ describe('CimClient over the wire (protocol doubles)', () => {
     const reasons: string[] = []
     c.on('disconnected', (d) => reasons.push(d.reason))
     await c.connect()
-    await until(() => broker.sessions.length === 2, 'second session')
+    await eventually(() => broker.sessions.length === 2, 3_000, 'second session')
     expect(reasons[0]).toMatch(/Nothing read for 150 ms/)
     expect(route.count('/login')).toBeGreaterThanOrEqual(2)
   })
@@ -297,13 +288,13 @@ describe('CimClient over the wire (protocol doubles)', () => {
     const { broker, route } = await setup(() => {}) // upstream servers send no login reply
     const { c, messages } = client(route.url, { proto2: false, userId: USER_ID })
     await c.connect()
-    const s = await until(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 'login frame')
+    const s = await eventually(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 3_000, 'login frame')
     expect(s.frames[0].properties).toEqual({})
     s.send({ cmd: BaseCommand.OFFLINE, batchResMsg: ['first', 'second'], properties: { sendUserName: 'bob', receiveUserId: String(USER_ID) } })
     s.send(push('live', { seq: '5' }))
-    await until(() => messages.length === 3, 'three messages')
+    await eventually(() => messages.length === 3, 3_000, 'three messages')
     expect(messages.map((m) => [m.text, m.offline])).toEqual([['first', true], ['second', true], ['live', false]])
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     expect(s.acks()).toEqual([])
   })
 
@@ -317,7 +308,7 @@ describe('CimClient over the wire (protocol doubles)', () => {
     // The first re-login meets a stale login on the route: the client clears it and retries.
     route.loginAnswer = () => (route.count('/login') === 2 ? { code: '5000' } : { code: '9000' })
     broker.sessions[0].socket.destroy()
-    await until(() => broker.sessions.length === 2 && c.state === 'connected', 'second session')
+    await eventually(() => broker.sessions.length === 2 && c.state === 'connected', 3_000, 'second session')
     expect(events).toEqual(['connected:false', 'disconnected:true', 'connected:true'])
     expect(route.calls.map((x) => x.path)).toEqual(['/login', '/login', '/offLine', '/login'])
   })
@@ -330,11 +321,11 @@ describe('CimClient over the wire (protocol doubles)', () => {
     await c.connect()
     broker.sessions[0].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_DRAINING', reason: 'draining' } })
     // Backoff is at least 5 s here, so a reconnect within the wait proves the immediate path.
-    await until(() => broker.sessions.length === 2 && c.state === 'connected', 'reconnect after drain', 2_000)
+    await eventually(() => broker.sessions.length === 2 && c.state === 'connected', 2_000, 'reconnect after drain')
     expect(route.count('/login')).toBe(2)
 
     broker.sessions[1].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_KICKED', reason: 'newer login' } })
-    await until(() => kicked.length === 1, 'kicked event')
+    await eventually(() => kicked.length === 1, 3_000, 'kicked event')
     expect(kicked[0]).toEqual({ code: 'CIM_KICKED', reason: 'newer login' })
     expect(c.state).toBe('closed')
   })
@@ -344,9 +335,9 @@ describe('CimClient over the wire (protocol doubles)', () => {
     const { c } = client(route.url, { userId: USER_ID, reconnect: { minMs: 100, maxMs: 100 } })
     await c.connect()
     broker.sessions[0].socket.destroy()
-    await until(() => c.state === 'reconnecting', 'reconnecting state')
+    await eventually(() => c.state === 'reconnecting', 3_000, 'reconnecting state')
     c.close()
-    await new Promise((r) => setTimeout(r, 250))
+    await sleep(250)
     expect(route.count('/login')).toBe(1)
   })
 })
@@ -361,20 +352,20 @@ describe('console client (protocol doubles)', () => {
     const done = runConsoleClient({ routeUrl: route.url, userName: 'alice', input, output })
     cleanups.push(() => { input.end(); return done.catch(() => {}) })
 
-    const s = await until(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 'login')
-    await until(() => printed.includes('connected as alice'), 'connected line')
+    const s = await eventually(() => broker.sessions[0]?.frames.length ? broker.sessions[0] : undefined, 3_000, 'login')
+    await eventually(() => printed.includes('connected as alice'), 3_000, 'connected line')
     s.send(push('hello alice', { ts: String(new Date(2024, 0, 1, 13, 4, 5).getTime()) }))
-    await until(() => printed.includes('[13:04:05] bob: hello alice'), 'formatted push')
+    await eventually(() => printed.includes('[13:04:05] bob: hello alice'), 3_000, 'formatted push')
 
     input.write(':info\n')
-    await until(() => printed.includes(`userId=${USER_ID} userName=alice broker=127.0.0.1:${broker.port} (fake-1)`), ':info line')
+    await eventually(() => printed.includes(`userId=${USER_ID} userName=alice broker=127.0.0.1:${broker.port} (fake-1)`), 3_000, ':info line')
     input.write(':pu bo\n')
-    await until(() => printed.includes('userId=42 userName=bob'), ':pu line')
+    await eventually(() => printed.includes('userId=42 userName=bob'), 3_000, ':pu line')
     input.write('42;;psst\n')
     input.write('7;;are you there\n')
     input.write('hi all\n')
-    await until(() => printed.includes('user 7 is offline'), 'offline notice')
-    await until(() => route.count('/groupRoute') === 1, 'group call')
+    await eventually(() => printed.includes('user 7 is offline'), 3_000, 'offline notice')
+    await eventually(() => route.count('/groupRoute') === 1, 3_000, 'group call')
     expect(route.calls.find((x) => x.path === '/p2pRoute')?.body).toEqual({ userId: USER_ID, receiveUserId: 42, msg: 'psst' })
     expect(route.calls.find((x) => x.path === '/groupRoute')?.body).toEqual({ userId: USER_ID, msg: 'hi all' })
 

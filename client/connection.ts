@@ -59,7 +59,10 @@ export class CimConnection {
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const o = this.opts
-      const deadline = setTimeout(() => this.fail(new CimLoginError('CIM_LOGIN_TIMEOUT', `no login answer from ${o.host}:${o.port} within ${o.loginTimeoutMs} ms`)), o.loginTimeoutMs)
+      const deadline = setTimeout(() => {
+        const timeout = codedError('LoginTimeout', `${o.host}:${o.port}`, o.loginTimeoutMs)
+        this.fail(new CimLoginError(timeout.code, timeout.message))
+      }, o.loginTimeoutMs)
       this.settle = {
         resolve: () => { clearTimeout(deadline); resolve() },
         reject: (err) => { clearTimeout(deadline); reject(err) },
@@ -85,7 +88,7 @@ export class CimConnection {
     })
   }
 
-  /** Cumulative ACK: everything up to `seq` arrived (DESIGN.md: ACK = 11, requestId = seq). */
+  /** Cumulative ACK: everything up to `seq` arrived (docs/protocol.md, Acks and replay: ACK = 11, requestId = seq). */
   ack(seq: number): void {
     this.write({ cmd: BaseCommand.ACK, requestId: seq })
   }

@@ -1,9 +1,10 @@
 /**
- * Client-side delivery guarantees for proto=2 pushes (DESIGN.md "Extensions"): pushes carry a
- * `msgId` stable across redeliveries and, when stored for at-least-once delivery, a per-user `seq`
- * increasing by 1. The broker redelivers everything above the last ACK after its ack timeout and
- * at each login, so the client must drop what it already has (by seq and by msgId), hand the rest
- * to the app in seq order, and ACK the highest seq received with no gap before it.
+ * Client-side delivery guarantees for proto=2 pushes (docs/protocol.md, Acks and replay): pushes
+ * carry a `msgId` stable across redeliveries and, when stored for at-least-once delivery, a
+ * per-user `seq` increasing by 1. The broker redelivers everything above the last ACK after its
+ * ack timeout and at each login, so the client must drop what it already has (by seq and by
+ * msgId), hand the rest to the app in seq order, and ACK the highest seq received with no gap
+ * before it.
  */
 
 /** A bounded set of recently seen message ids; the oldest id is forgotten first. */

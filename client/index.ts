@@ -13,12 +13,14 @@ import { BaseCommand, type ResponseFrame } from '../proto/codec.ts'
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
 import { CimConnection, CimLoginError } from './connection.ts'
 import { RecentIds, SeqWindow, messagesOf, intProperty, type CimMessage } from './inbound.ts'
-import { CimRouteError, RouteApi, RouteCode, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+import { CimRouteError, RouteApi, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+import { CompatCode, catalogue } from '../errors.ts'
 import type { CimClientEvents, CimClientOptions, CimClientState, KickInfo } from './options.ts'
 
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
 export { RecentIds, SeqWindow, messagesOf, type CimMessage } from './inbound.ts'
-export { CimRouteError, RouteApi, RouteCode, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+export { CimRouteError, RouteApi, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+export { CompatCode } from '../errors.ts'
 export { CimConnection, CimLoginError } from './connection.ts'
 export type { CimClientOptions, CimClientState, CimClientEvents, ConnectedInfo, DisconnectedInfo, KickInfo } from './options.ts'
 
@@ -26,9 +28,9 @@ export type { CimClientOptions, CimClientState, CimClientEvents, ConnectedInfo, 
 interface Held { msgId: string | undefined; msgs: CimMessage[] }
 
 /** KICK codes after which logging in again is wrong or pointless. */
-const TERMINAL_KICKS = new Set(['CIM_KICKED', 'CIM_ADMIN_KICK', 'CIM_FORBIDDEN', 'CIM_ACCOUNT_MISMATCH'])
+const TERMINAL_KICKS = new Set<string>([catalogue.Kicked.code, catalogue.AdminKick.code, catalogue.Forbidden.code, catalogue.AccountMismatch.code])
 /** Login answers a retry cannot fix. */
-const FATAL_LOGIN = new Set([RouteCode.ACCOUNT_NOT_MATCH, 'CIM_ACCOUNT_MISMATCH', 'CIM_USER_NOT_FOUND', 'CIM_FORBIDDEN'])
+const FATAL_LOGIN = new Set<string>([CompatCode.ACCOUNT_NOT_MATCH, catalogue.AccountMismatch.code, catalogue.UserNotFound.code, catalogue.Forbidden.code])
 
 export class CimClient extends EventEmitter<CimClientEvents> {
   readonly userName: string
@@ -165,7 +167,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
       // After a drop the route may still hold our old login (the broker has not noticed yet, or
       // crashed and its presence TTL has not run out): clear it, as upstream's reconnect does
       // before every attempt, and try once more.
-      if (!reconnect || !(err instanceof CimRouteError) || err.code !== RouteCode.REPEAT_LOGIN) throw err
+      if (!reconnect || !(err instanceof CimRouteError) || err.code !== CompatCode.REPEAT_LOGIN) throw err
       await this.route.offLine(userId)
       this.assertOpen()
       server = await this.route.login(userId, this.userName)

@@ -2,15 +2,7 @@
  * The route's CIM-compatible endpoints, as the upstream cim-client-sdk's RouteManager calls them:
  * JSON bodies, answers wrapped in `{code, message, reqNo, dataBody}`, `code` '9000' on success.
  */
-
-/** Upstream status codes this client acts on. */
-export const RouteCode = {
-  SUCCESS: '9000',
-  REPEAT_LOGIN: '5000',
-  OFFLINE_USER: '7000',
-  SERVER_NOT_AVAILABLE: '7100',
-  ACCOUNT_NOT_MATCH: '9100',
-} as const
+import { CompatCode } from '../errors.ts'
 
 /** A route answer with a code other than success (or an HTTP failure without one). */
 export class CimRouteError extends Error {
@@ -79,8 +71,8 @@ export class RouteApi {
 
   /** POST /p2pRoute. Code 7000 (receiver offline, message stored) resolves with delivered: false. */
   async p2p(userId: number, receiveUserId: number, msg: string): Promise<SendResult> {
-    const res = await this.call<unknown>('POST', '/p2pRoute', { userId, receiveUserId, msg }, [RouteCode.OFFLINE_USER])
-    return { delivered: res.code === RouteCode.SUCCESS, code: res.code, message: res.message }
+    const res = await this.call<unknown>('POST', '/p2pRoute', { userId, receiveUserId, msg }, [CompatCode.OFFLINE_USER])
+    return { delivered: res.code === CompatCode.SUCCESS, code: res.code, message: res.message }
   }
 
   /** POST /groupRoute {userId, msg}: to every online user but the sender. */
@@ -122,7 +114,7 @@ export class RouteApi {
     if (!parsed || typeof parsed.code !== 'string') {
       throw new CimRouteError(`HTTP_${res.status}`, text.slice(0, 200) || res.statusText, path)
     }
-    if (parsed.code !== RouteCode.SUCCESS && !accept.includes(parsed.code)) {
+    if (parsed.code !== CompatCode.SUCCESS && !accept.includes(parsed.code)) {
       throw new CimRouteError(parsed.code, parsed.message ?? 'failed', path)
     }
     return parsed as Envelope<T>

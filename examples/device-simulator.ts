@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
+import { pushTopicOf } from '../adapters/mqtt/topics.ts'
 
 export interface DeviceSimulatorOptions {
   /** Broker URL: mqtt://host:1883 or ws://host:9001. Default mqtt://127.0.0.1:1883 (env CIM_MQTT_URL). */
@@ -52,7 +53,7 @@ function show(payload: Buffer): string {
 /** Connects the device and starts its telemetry loop. */
 export function startDeviceSimulator(o: DeviceSimulatorOptions): DeviceSimulator {
   const print = o.print ?? ((line: string) => console.log(line))
-  const pushTopic = o.pushTopic.replace('{deviceId}', o.id)
+  const pushTopic = pushTopicOf(o.pushTopic, o.id)
   const uplinkTopic = `${o.uplinkPrefix}${o.id}/telemetry`
   // aedes 1.x speaks MQTT 3.1.1; clean: false keeps QoS 1 pushes queued while we are away.
   const client = mqtt.connect(o.url, {

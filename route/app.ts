@@ -1,12 +1,12 @@
 /**
  * The route: a stateless fastify app with two surfaces, the /v1 business API and the endpoints
- * the upstream cim client calls. Built, not listening (STYLE.md practice 3): the caller listens,
- * or uses app.inject() in tests. The adapters belong to the caller, who closes them after the app.
+ * the upstream cim client calls. Built, not listening (docs/architecture.md, Conventions): the
+ * caller listens, or uses app.inject() in tests. The adapters belong to the caller, who closes them after the app.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config } from '../config.ts'
+import type { RouteSettings } from '../config.ts'
 import type { Adapters } from '../adapters/index.ts'
 import { createBalancer, type Balancer } from './balancer.ts'
 import type { RouteContext } from './context.ts'
@@ -14,6 +14,7 @@ import errorsPlugin from './plugins/errors.ts'
 import { validatorCompiler } from './plugins/validation.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import brokersPlugin from './plugins/brokers.ts'
+import metricsPlugin, { RouteMetrics } from './plugins/metrics.ts'
 import push from './v1/push/index.ts'
 import users from './v1/users/index.ts'
 import devices from './v1/devices/index.ts'
@@ -22,7 +23,8 @@ import stats from './v1/stats/index.ts'
 import compat from './compat/index.ts'
 
 export interface AppDeps {
-  config: Config
+  /** The route's slice of the settings (a whole Config will do). */
+  config: RouteSettings
   adapters: Adapters
   /** A pino logger to use, `true` for fastify's default one, `false` for none. Default false. */
   logger?: Logger | boolean
@@ -34,7 +36,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, adapters } = deps
   const logger = deps.logger ?? false
   // Two log lines per request cost more than a push itself at thousands of pushes/s; errors are
-  // still logged by the errors plugin, and /metrics on the brokers counts the traffic.
+  // still logged by the errors plugin, and /metrics (plugins/metrics.ts) counts the traffic.
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
     logController: new LogController({ disableRequestLogging: true }),
@@ -43,10 +45,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // TypeBox's compiled checker instead of fastify's coercing ajv defaults (see validation.ts).
   app.setValidatorCompiler(validatorCompiler)
 
-  const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy) }
+  const metrics = new RouteMetrics()
+  const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy), metrics }
   await app.register(errorsPlugin)
   await app.register(swaggerPlugin)
   await app.register(brokersPlugin, { adapters, deliveryTimeoutMs: config.deliveryTimeoutMs })
+  // After brokers (it times their bus requests), before the routes (its hook must cover them).
+  await app.register(metricsPlugin, { metrics })
   await app.register(async (v1) => {
     await v1.register(users, ctx)
     await v1.register(push, ctx)

@@ -1,10 +1,12 @@
-/** What every route plugin receives: configuration, the adapter set and the broker balancer. */
-import type { Config } from '../config.ts'
+/** What every route plugin receives: its settings, the adapter set, the broker balancer and the metrics. */
+import type { RouteSettings } from '../config.ts'
 import type { Adapters } from '../adapters/index.ts'
 import type { Balancer } from './balancer.ts'
+import type { RouteMetrics } from './plugins/metrics.ts'
 
 export interface RouteContext {
-  config: Config
+  config: RouteSettings
   adapters: Adapters
   balancer: Balancer
+  metrics: RouteMetrics
 }

@@ -8,7 +8,7 @@ import type { BrokerClient } from '../broker/api/client.ts'
 import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
-import { listedBrokerIds } from '../adapters/discovery/listed.ts'
+import { livePresence } from '../adapters/presence/live.ts'
 
 export type UserStatus = 'delivered' | 'queued' | 'offline' | 'rejected'
 
@@ -38,14 +38,14 @@ export interface UserPush extends TextMessage {
   checkAccounts: boolean
 }
 
-/** Groups presence entries by broker, skipping entries of brokers discovery no longer lists. */
-export function groupByBroker(ctx: RouteContext, entries: Array<PresenceEntry | undefined>): Map<string, number[]> {
-  // A presence entry can outlive its broker until its TTL runs out; asking a dead broker would
-  // only cost a delivery timeout, so such users count as offline straight away.
-  const known = listedBrokerIds(ctx.adapters.discovery)
+/**
+ * Groups live presence entries (adapters/presence/live.ts: none of a broker discovery no longer
+ * lists) by broker; undefined slots are offline users.
+ */
+export function groupByBroker(entries: Array<PresenceEntry | undefined>): Map<string, number[]> {
   const groups = new Map<string, number[]>()
   for (const e of entries) {
-    if (!e || !known.has(e.brokerId)) continue
+    if (!e) continue
     let ids = groups.get(e.brokerId)
     if (!ids) groups.set(e.brokerId, (ids = []))
     ids.push(Number(e.id))
@@ -115,7 +115,9 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
  * inbox is full); qos 0: push → `delivered` or `offline`.
  */
 export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push: UserPush): Promise<UserResult[]> {
-  const entries = await ctx.adapters.presence.users.getMany(push.userIds.map(String))
+  // Users of a broker discovery dropped (crashed) read as offline: asking it would only cost a delivery timeout.
+  const online = livePresence(ctx.adapters).users
+  const entries = await online.getMany(push.userIds.map(String))
   const entryOf = new Map(push.userIds.map((id, i) => [id, entries[i]]))
   const results = new Map<number, UserResult>()
   if (push.checkAccounts) {
@@ -136,15 +138,15 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     seqs = s
   }
   const targets = push.userIds.filter((id) => !results.has(id))
-  const { delivered, queued } = await deliver(brokers, groupByBroker(ctx, targets.map((id) => entryOf.get(id))), push, seqs, ts)
+  const { delivered, queued } = await deliver(brokers, groupByBroker(targets.map((id) => entryOf.get(id))), push, seqs, ts)
   let missed = targets.filter((id) => !delivered.has(id) && !queued.has(id))
   if (missed.length > 0) {
     // A user may have reconnected elsewhere between our presence read and the broker's answer:
     // read once more and follow anyone whose connection changed, instead of calling them offline.
-    const again = await ctx.adapters.presence.users.getMany(missed.map(String))
+    const again = await online.getMany(missed.map(String))
     const moved = again.map((e, i) => (e && e.connId !== entryOf.get(missed[i])?.connId ? e : undefined))
     if (moved.some(Boolean)) {
-      const second = await deliver(brokers, groupByBroker(ctx, moved), push, seqs, ts)
+      const second = await deliver(brokers, groupByBroker(moved), push, seqs, ts)
       for (const id of second.delivered) delivered.add(id)
       for (const id of second.queued) queued.add(id)
       missed = missed.filter((id) => !delivered.has(id) && !queued.has(id))
@@ -152,7 +154,7 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
   }
   // qos 1: stored, so whoever was not written to now gets it at the next login (or redelivery).
   for (const userId of [...missed, ...queued]) results.set(userId, { userId, status: push.qos === 1 ? 'queued' : 'offline' })
-  return push.userIds.map((userId) => results.get(userId) ?? { userId, status: 'delivered' })
+  return ctx.metrics.countUserResults(push.userIds.map((userId) => results.get(userId) ?? { userId, status: 'delivered' }))
 }
 
 /** Rejects a message the broker could not put in one CIM frame. */
@@ -161,16 +163,4 @@ export function checkMessageSize(ctx: RouteContext, text: string): void {
   if (bytes > ctx.config.maxFrameBytes) {
     throw new errors.PayloadTooLarge(`message is ${bytes} bytes; a CIM frame carries at most ${ctx.config.maxFrameBytes}`)
   }
-}
-
-/** Every live presence entry (pages through the table). */
-export async function allEntries(ctx: RouteContext, table: 'users' | 'devices'): Promise<PresenceEntry[]> {
-  const out: PresenceEntry[] = []
-  let cursor: string | undefined
-  do {
-    const page = await ctx.adapters.presence[table].list(cursor, 1000)
-    out.push(...page.items)
-    cursor = page.next
-  } while (cursor)
-  return out
 }

@@ -1,7 +1,7 @@
 /**
  * Schemas shared by several routes. TypeBox schemas are plain JSON Schema, so one definition gives
  * request validation, the handler's TypeScript types, the response serialiser and the OpenAPI
- * document (STYLE.md practice 6).
+ * document (docs/architecture.md, Conventions: one schema per endpoint).
  */
 import { Type, type Static } from 'typebox'
 

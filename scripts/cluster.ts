@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { resolveConfig } from '../config.ts'
 import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from '../test/support/servers.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -30,7 +31,6 @@ const BROKERS = [
 ]
 const ROUTES = [{ name: 'route-1', port: 8083 }, { name: 'route-2', port: 8084 }]
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const config = resolveConfig({}, process.env)
 const host = config.advertiseHost
 let redis: RedisServer | undefined

@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
 import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
-import { eventually } from './support/wire.ts'
+import { eventually, sleep } from './support/wait.ts'
 
 const fx = brokerFixture()
 let tb: TestBroker
@@ -60,7 +60,7 @@ describe('offline replay', () => {
     expect(first).toMatchObject({ resMsg: 'a', responseId: userId })
     expect(first.properties).toMatchObject({ seq: String(m1.seq), msgId: m1.msgId, ts: String(m1.ts), receiveUserId: String(userId), sendUserName: 'sam' })
     expect(second.properties.seq).toBe(String(m2.seq))
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     expect(await stored(userId)).toEqual(['a', 'b']) // nothing removed without an ACK
 
     c.ack(m1.seq)

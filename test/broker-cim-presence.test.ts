@@ -7,7 +7,7 @@ import type { Adapters } from '../adapters/index.ts'
 import { BaseCommand } from '../proto/codec.ts'
 import type { Config } from '../config.ts'
 import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
-import { eventually } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 const fx = brokerFixture()
 /** A broker closed after the test; `shared` adapters put two brokers on one cluster state. */

@@ -5,7 +5,8 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { BaseCommand, encodeRequest, encodeRequestBody, frame } from '../proto/codec.ts'
 import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
-import { eventually, type RawClient } from './support/wire.ts'
+import { type RawClient } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 const fx = brokerFixture()
 let tb: TestBroker

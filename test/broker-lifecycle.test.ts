@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import mqtt from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
 import { brokerFixture, type TestBroker } from './support/broker-harness.ts'
-import { eventually } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 const fx = brokerFixture()
 let tb: TestBroker | undefined

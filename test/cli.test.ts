@@ -4,9 +4,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it, expect, afterEach } from 'vitest'
 import mqtt from 'mqtt'
-import { eventually, getJson } from './support/wire.ts'
+import { getJson } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
+import { settings } from '../config.ts'
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -31,13 +36,22 @@ describe('cim CLI', () => {
     expect(out).toContain('--route-port')
     expect(out).toContain('CIM_REPEAT_LOGIN')
     expect(out).toContain('consistent-hash')
+    // Every setting of the table is a flag, with its variable in the text.
+    for (const s of settings) {
+      expect(out).toContain(`${s.flag} <`)
+      expect(out).toContain(s.env)
+    }
   }, 30_000)
 
-  it('cim start serves REST, CIM TCP, MQTT and broker health, and exits 0 on SIGTERM', async () => {
+  it('cim start serves REST, CIM TCP, MQTT and broker health, honours --hooks, and exits 0 on SIGTERM', async () => {
     const [route, cim, http, mqttPort, ws] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+    // An operator's hooks module: refuses one device at CONNECT.
+    const hooks = join(mkdtempSync(join(tmpdir(), 'cim-cli-hooks-')), 'hooks.mjs')
+    writeFileSync(hooks, `export const auth = { async authenticateDevice({ clientId }) { return clientId === 'cli-banned' ? 'banned' : true } }`)
     child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start',
       '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--route-port', String(route), '--cim-port', String(cim),
-      '--broker-http-port', String(http), '--mqtt-port', String(mqttPort), '--ws-port', String(ws), '--log-level', 'warn'],
+      '--broker-http-port', String(http), '--mqtt-port', String(mqttPort), '--ws-port', String(ws), '--log-level', 'warn',
+      '--hooks', hooks],
     { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', (d) => { stderr += d })
@@ -50,6 +64,8 @@ describe('cim CLI', () => {
     await client.endAsync()
     const wsClient = await mqtt.connectAsync(`ws://127.0.0.1:${ws}`, { clientId: 'cli-check-ws', reconnectPeriod: 0 })
     await wsClient.endAsync()
+    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'cli-banned', reconnectPeriod: 0 }))
+      .rejects.toThrow(/Not authorized/i)
 
     const code = await new Promise<number | null>((resolve) => {
       child!.on('exit', (c) => resolve(c))

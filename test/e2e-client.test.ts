@@ -7,7 +7,8 @@ import { CimClient, type CimMessage } from '../client/index.ts'
 import { createBroker } from '../broker/index.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
 import { silentLogger, testConfig } from './support/config.ts'
-import { eventually, postJson } from './support/wire.ts'
+import { postJson } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 const opened: Array<{ close(): unknown }> = []
 afterEach(async () => {

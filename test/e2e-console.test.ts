@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream'
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { runConsoleClient } from '../client/console.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
-import { eventually, postJson } from './support/wire.ts'
+import { postJson } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 let node: AllInOne
 beforeAll(async () => { node = await startAllInOne() })

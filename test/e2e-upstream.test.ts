@@ -5,7 +5,8 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { BaseCommand } from '../proto/codec.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
-import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, getJson, postJson } from './support/wire.ts'
+import { eventually, sleep } from './support/wait.ts'
 
 let node: AllInOne
 const peers: RawClient[] = []
@@ -74,7 +75,7 @@ describe('upstream cim client against cim start', () => {
     expect(group.body.code).toBe('9000')
     expect((await pb.next((f) => f.resMsg === 'hi all')).properties.receiveUserId).toBe(String(bob))
     expect((await pc.next((f) => f.resMsg === 'hi all')).properties.receiveUserId).toBe(String(carol))
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
     expect(pa.messages().some((f) => f.resMsg === 'hi all')).toBe(false) // the sender is skipped
 
     const online = await getJson(`${node.routeUrl}/onlineUser`)
@@ -115,7 +116,7 @@ describe('upstream cim client against cim start', () => {
     await eventually(async () => !(await isOnline(rcv)))
 
     const p3 = await loginUpstream(rcv, 'receiver')
-    await new Promise((r) => setTimeout(r, 200))
+    await sleep(200)
     expect(p3.frames.filter((f) => f.cmd === BaseCommand.OFFLINE)).toEqual([])
   })
 
@@ -147,7 +148,7 @@ describe('upstream cim client against cim start', () => {
     const id = await register('awake')
     const peer = await loginUpstream(id, 'awake')
     for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 500))
+      await sleep(500)
       peer.ping(id)
     }
     expect(peer.isOpen).toBe(true)

@@ -6,7 +6,8 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { BaseCommand } from '../proto/codec.ts'
 import { startAllInOne, type AllInOne } from './support/allinone.ts'
-import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, getJson, postJson } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 let node: AllInOne
 const peers: RawClient[] = []

@@ -106,6 +106,36 @@ describe.each<Transport>(['tcp', 'ws'])('MQTT over %s', (t) => {
   })
 })
 
+describe('MQTT counters (the broker\'s /metrics reads them)', () => {
+  it('counts connections, messages in and out by QoS, and subscriptions', async () => {
+    const s = await start()
+    const sub = await client(s, 'tcp', { clientId: 'sub' })
+    const pub = await client(s, 'tcp', { clientId: 'pub' })
+    await deviceReady(s, 'sub')
+    await deviceReady(s, 'pub')
+    const got = inbox(sub)
+    await sub.subscribeAsync('meters/1', { qos: 1 })
+    await sub.subscribeAsync('meters/2', { qos: 0 })
+    await pub.publishAsync('meters/1', 'a', { qos: 1 })
+    await pub.publishAsync('meters/1', 'b', { qos: 0 })
+    await pub.publishAsync('meters/2', 'c', { qos: 1 })
+    await vi.waitFor(() => expect(got).toHaveLength(3), { timeout: 2000 })
+    await sub.unsubscribeAsync('meters/2')
+    expect(s.node.stats).toMatchObject({
+      connects: 2,
+      messagesIn: [1, 2, 0],
+      // meters/2 was subscribed at QoS 0: its QoS 1 publish went out at QoS 0.
+      messagesOut: [2, 1, 0],
+      // Two server-side subscriptions per device, and the two of the subscriber.
+      subscribes: 6,
+      unsubscribes: 1,
+    })
+    expect(s.node.subscriptionCount()).toBe(5)
+    await pub.endAsync()
+    await vi.waitFor(() => expect(s.node.stats.disconnects).toBe(1), { timeout: 2000 })
+  })
+})
+
 describe('MQTT session features', () => {
   it('delivers a retained message to a later subscriber', async () => {
     const s = await start()

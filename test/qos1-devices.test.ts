@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { startRedis, type RedisServer } from './support/servers.ts'
 import { startNodes, type StoreKind, type TestNodes } from './support/nodes.ts'
-import { eventually, postJson } from './support/wire.ts'
+import { postJson } from './support/wire.ts'
+import { eventually } from './support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })

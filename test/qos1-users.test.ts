@@ -10,7 +10,8 @@ import { CimClient, type CimMessage } from '../client/index.ts'
 import type { Config } from '../config.ts'
 import { startRedis, type RedisServer } from './support/servers.ts'
 import { startNodes, type StoreKind, type TestNodes } from './support/nodes.ts'
-import { RawClient, eventually, getJson, postJson } from './support/wire.ts'
+import { RawClient, getJson, postJson } from './support/wire.ts'
+import { eventually, sleep } from './support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
@@ -21,7 +22,6 @@ afterEach(async () => {
   for (const c of opened.splice(0).reverse()) await c.close()
 })
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const isLoginReply = (f: { cmd: number }) => f.cmd === BaseCommand.LOGIN_REPLY
 
 describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', (kind) => {

@@ -5,7 +5,7 @@
  * ids, made collision-free.
  */
 import type { Account, Accounts } from './index.ts'
-import { connect, DEFAULT_PREFIX, LUA_NOW_MS, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
+import { connect, DEFAULT_PREFIX, LUA_NOW_MS, redisFailure, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 // KEYS: byName, byId, lastId · ARGV: userName → { id, created (1/0) }
 const register = new Script(LUA_NOW_MS + `
@@ -37,12 +37,12 @@ export class RedisAccounts implements Accounts {
   }
 
   async get(userId: number): Promise<Account | undefined> {
-    const userName = await this.conn.client.hget(this.keys.byId, String(userId))
+    const userName = await this.conn.client.hget(this.keys.byId, String(userId)).catch(redisFailure)
     return userName === null ? undefined : { userId, userName }
   }
 
   async getByName(userName: string): Promise<Account | undefined> {
-    const id = await this.conn.client.hget(this.keys.byName, userName)
+    const id = await this.conn.client.hget(this.keys.byName, userName).catch(redisFailure)
     return id === null ? undefined : { userId: Number(id), userName }
   }
 

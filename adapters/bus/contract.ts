@@ -2,14 +2,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import type { Bus, BusMessage } from './index.ts'
 import { BusRpc } from './rpc.ts'
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+import { eventually, sleep } from '../../test/support/wait.ts'
 
 /** `make` returns two handles on the same bus (for Redis: two separate connections). */
 export function runBusContract(name: string, make: () => Promise<[Bus, Bus]>): void {
@@ -23,8 +16,8 @@ export function runBusContract(name: string, make: () => Promise<[Bus, Bus]>): v
       const got: BusMessage[] = []
       await b.subscribe('ch1', (m) => got.push(m))
       await a.publish('ch1', { type: 'push', userId: 1747309836375, text: 'héllo' })
-      await until(() => got.length === 1)
-      await new Promise((r) => setTimeout(r, 50))
+      await eventually(() => got.length === 1, 5_000)
+      await sleep(50)
       expect(got).toEqual([{ type: 'push', userId: 1747309836375, text: 'héllo' }])
     })
 
@@ -34,7 +27,7 @@ export function runBusContract(name: string, make: () => Promise<[Bus, Bus]>): v
       await b.subscribe('one', (m) => one.push(m.n as number))
       await b.subscribe('two', (m) => two.push(m.n as number))
       for (let n = 0; n < 100; n++) await a.publish(n % 2 ? 'one' : 'two', { type: 't', n })
-      await until(() => one.length === 50 && two.length === 50)
+      await eventually(() => one.length === 50 && two.length === 50, 5_000)
       expect(one).toEqual(Array.from({ length: 50 }, (_, i) => i * 2 + 1))
     })
 
@@ -42,10 +35,10 @@ export function runBusContract(name: string, make: () => Promise<[Bus, Bus]>): v
       const got: BusMessage[] = []
       const off = await b.subscribe('ch', (m) => got.push(m))
       await a.publish('ch', { type: 'x' })
-      await until(() => got.length === 1)
+      await eventually(() => got.length === 1, 5_000)
       await off()
       await a.publish('ch', { type: 'y' })
-      await new Promise((r) => setTimeout(r, 100))
+      await sleep(100)
       expect(got.length).toBe(1)
     })
 

@@ -5,20 +5,13 @@ import { runBusContract } from './contract.ts'
 import { RedisBus } from './redis.ts'
 import type { BusMessage } from './index.ts'
 import { startRedis, type RedisServer } from '../../test/support/servers.ts'
+import { eventually, sleep } from '../../test/support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
 afterAll(async () => { await redis?.stop() })
 
 const freshPrefix = () => `cim:t-${randomUUID()}:`
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 runBusContract('redis', async () => {
   const prefix = freshPrefix()
@@ -38,8 +31,8 @@ describe('Redis bus', () => {
       const got: number[] = []
       for (const [i, n] of nodes.entries()) await n.subscribe('cim:broadcast', () => got.push(i))
       await nodes[0].publish('cim:broadcast', { type: 'broadcast', text: 'hi' })
-      await until(() => got.length === 3)
-      await new Promise((r) => setTimeout(r, 100))
+      await eventually(() => got.length === 3, 5_000)
+      await sleep(100)
       expect(got.sort()).toEqual([0, 1, 2])
       expect(raw.length).toBe(1)
     } finally {
@@ -59,7 +52,7 @@ describe('Redis bus', () => {
       await raw.publish(`${prefix}ch`, Buffer.from([0x82, 0xa2, 0x69, 0x64])) // msgpack, as mqemitter-redis sends
       await raw.publish(`${prefix}ch`, '42')
       await bus.publish('ch', { type: 'ok' })
-      await until(() => got.length === 1)
+      await eventually(() => got.length === 1, 5_000)
       expect(got).toEqual([{ type: 'ok' }])
       expect(errors.length).toBe(2)
     } finally {
@@ -81,8 +74,8 @@ describe('Redis bus', () => {
       const got: BusMessage[] = []
       await a.subscribe('ch', (m) => got.push(m))
       // The failure came once the handshake ended: publish after it, until one is heard.
-      await until(() => sub.status === 'ready', 2_000).catch(() => {})
-      await until(() => got.length > 0 || (void b.publish('ch', { type: 'hello' }), false), 2_000)
+      await eventually(() => sub.status === 'ready', 2_000).catch(() => {})
+      await eventually(() => got.length > 0 || (void b.publish('ch', { type: 'hello' }), false), 2_000)
       expect(got[0]).toEqual({ type: 'hello' })
     } finally {
       await Promise.all([a.close(), b.close()])
@@ -98,11 +91,11 @@ describe('Redis bus', () => {
       const got: number[] = []
       await b.subscribe('ch', (m) => got.push(m.n as number))
       await a.publish('ch', { type: 't', n: 0 })
-      await until(() => got.length === 1)
+      await eventually(() => got.length === 1, 5_000)
       await redis.restart()
       // Pub/sub is at-most-once: publish until the re-subscribed connection hears one.
       let n = 0
-      await until(() => got.length > 1 || (void a.publish('ch', { type: 't', n: ++n }).catch(() => {}), false), 10_000)
+      await eventually(() => got.length > 1 || (void a.publish('ch', { type: 't', n: ++n }).catch(() => {}), false), 10_000)
       expect(got[0]).toBe(0)
       expect(got[1]).toBeGreaterThan(0)
     } finally {

@@ -13,7 +13,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { Bus, BusHandler, BusMessage, Unsubscribe } from './index.ts'
-import { connect, DEFAULT_PREFIX, openRedis, quit, SUBSCRIBER_OPTIONS, type Connection, type RedisAdapterOptions } from '../redis.ts'
+import { connect, DEFAULT_PREFIX, openRedis, quit, redisFailure, SUBSCRIBER_OPTIONS, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 export interface RedisBusOptions extends RedisAdapterOptions {
   /** A handler threw or a payload was not a bus message. Default: a process warning. */
@@ -68,7 +68,7 @@ export class RedisBus implements Bus {
   }
 
   async publish(channel: string, message: BusMessage): Promise<void> {
-    await this.pub.client.publish(this.prefix + channel, JSON.stringify(message))
+    await this.pub.client.publish(this.prefix + channel, JSON.stringify(message)).catch(redisFailure)
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<Unsubscribe> {
@@ -85,7 +85,7 @@ export class RedisBus implements Bus {
       } catch (err) {
         set.delete(handler)
         if (set.size === 0) this.handlers.delete(channel)
-        throw err
+        redisFailure(err)
       }
     }
     let active = true
@@ -95,7 +95,7 @@ export class RedisBus implements Bus {
       set.delete(handler)
       if (set.size === 0 && this.handlers.get(channel) === set) {
         this.handlers.delete(channel)
-        if (!this.closed) await this.sub.unsubscribe(this.prefix + channel)
+        if (!this.closed) await this.sub.unsubscribe(this.prefix + channel).catch(redisFailure)
       }
     }
   }

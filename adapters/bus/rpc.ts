@@ -5,6 +5,12 @@
 import { randomUUID } from 'node:crypto'
 import { replyChannel, type Bus, type BusMessage, type Unsubscribe } from './index.ts'
 
+/**
+ * A message BusRpc sends: any JSON object with a `type`, BusRpc adds its correlation fields. The
+ * methods take it as a type parameter so that typed interfaces (broker/api) pass as they are.
+ */
+type Outgoing = { readonly type: string }
+
 interface Pending {
   replies: BusMessage[]
   expected: number
@@ -24,10 +30,12 @@ export class BusRpc {
 
   async start(): Promise<void> {
     this.unsubscribe = await this.bus.subscribe(replyChannel(this.nodeId), (m) => {
-      const p = this.pending.get(m.corr as string)
+      const corr = m.corr
+      if (typeof corr !== 'string') return // not a reply
+      const p = this.pending.get(corr)
       if (!p) return // a late reply after its timeout
       p.replies.push(m)
-      if (p.replies.length >= p.expected) this.finish(m.corr as string)
+      if (p.replies.length >= p.expected) this.finish(corr)
     })
   }
 
@@ -41,9 +49,10 @@ export class BusRpc {
 
   /**
    * Publishes `message` on `channel` and collects up to `expected` replies, resolving early when
-   * all arrived or with what came when `timeoutMs` passes.
+   * all arrived or with what came when `timeoutMs` passes. The replies are untyped JSON: the caller
+   * narrows them with a type guard (broker/api/index.ts, isReply).
    */
-  request(channel: string, message: BusMessage, expected: number, timeoutMs: number): Promise<BusMessage[]> {
+  request<M extends Outgoing>(channel: string, message: M, expected: number, timeoutMs: number): Promise<BusMessage[]> {
     const corr = `${this.nodeId}:${++this.seq}`
     return new Promise((resolve, reject) => {
       if (expected <= 0) return resolve([])
@@ -58,7 +67,7 @@ export class BusRpc {
   }
 
   /** Answers a request received on some channel (the broker side). */
-  reply(request: BusMessage, answer: BusMessage): Promise<void> {
+  reply<M extends Outgoing>(request: BusMessage, answer: M): Promise<void> {
     if (typeof request.replyTo !== 'string') return Promise.resolve()
     return this.bus.publish(request.replyTo, { ...answer, corr: request.corr })
   }

@@ -1,17 +1,10 @@
 /** The behaviour every Discovery implementation must show. */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import type { BrokerInfo, Discovery } from './index.ts'
+import { eventually } from '../../test/support/wait.ts'
 
 function info(id: string, cimPort = 11211): BrokerInfo {
   return { id, host: '10.0.0.1', cimPort, httpPort: 8081, mqttPort: 1883, wsPort: 9001, connections: 0, draining: false, startedAt: 1 }
-}
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 /**
@@ -27,14 +20,14 @@ export function runDiscoveryContract(name: string, make: () => Promise<[Discover
 
     it('a registration is seen by every handle, with its ports', async () => {
       await a.register(info('n1', 11211))
-      await until(() => b.brokers().length === 1)
+      await eventually(() => b.brokers().length === 1, 5_000)
       expect(b.brokers()[0]).toEqual(info('n1', 11211))
     })
 
     it('updates connection counts and the draining flag', async () => {
       const reg = await a.register(info('n1'))
       await reg.update({ connections: 42, draining: true })
-      await until(() => b.brokers()[0]?.connections === 42)
+      await eventually(() => b.brokers()[0]?.connections === 42, 5_000)
       expect(b.brokers()[0].draining).toBe(true)
     })
 
@@ -43,11 +36,28 @@ export function runDiscoveryContract(name: string, make: () => Promise<[Discover
       b.onChange((list) => seen.push(list.length))
       const r1 = await a.register(info('n1'))
       await a.register(info('n2', 11212))
-      await until(() => b.brokers().length === 2)
+      await eventually(() => b.brokers().length === 2, 5_000)
       await r1.deregister()
-      await until(() => b.brokers().length === 1)
+      await eventually(() => b.brokers().length === 1, 5_000)
       expect(b.brokers()[0].id).toBe('n2')
       expect(seen.at(-1)).toBe(1)
+    })
+
+    it('isListed answers for the current list and follows every change', async () => {
+      expect(b.isListed('n1')).toBe(false)
+      const r1 = await a.register(info('n1'))
+      await eventually(() => b.isListed('n1'), 5_000)
+      expect(b.isListed('n2')).toBe(false)
+      // An update replaces the snapshot: the answer must come from the new one, not a stale set.
+      await r1.update({ connections: 7 })
+      await eventually(() => b.brokers()[0]?.connections === 7, 5_000)
+      expect(b.isListed('n1')).toBe(true)
+      await a.register(info('n2', 11212))
+      await eventually(() => b.isListed('n2'), 5_000)
+      await r1.deregister()
+      await eventually(() => !b.isListed('n1'), 5_000)
+      expect(b.isListed('n2')).toBe(true)
+      expect(a.isListed('n1')).toBe(false)
     })
   })
 }

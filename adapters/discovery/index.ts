@@ -26,6 +26,12 @@ export interface Discovery {
   register(info: BrokerInfo): Promise<Registration>
   /** The live brokers as last seen (a cached snapshot; never blocks). */
   brokers(): BrokerInfo[]
+  /**
+   * Whether `brokerId` is in the list now. Asked on every push and presence read (an entry can
+   * outlive its crashed broker until its TTL runs out), so it answers from a set built once per
+   * snapshot, never blocks, and follows every change of the list.
+   */
+  isListed(brokerId: string): boolean
   /** Calls `listener` with the new list whenever it changes. Returns an unsubscribe function. */
   onChange(listener: (brokers: BrokerInfo[]) => void): () => void
   close(): Promise<void>

@@ -5,9 +5,12 @@ export class MemoryDiscovery implements Discovery {
   private readonly nodes = new Map<string, BrokerInfo>()
   private readonly listeners = new Set<(brokers: BrokerInfo[]) => void>()
   private snapshot: BrokerInfo[] = []
+  /** Ids of `snapshot`, built at the first isListed() after a change. */
+  private listedIds: ReadonlySet<string> | undefined
 
   private changed(): void {
     this.snapshot = [...this.nodes.values()].map((b) => ({ ...b }))
+    this.listedIds = undefined
     for (const l of this.listeners) l(this.snapshot)
   }
 
@@ -29,6 +32,10 @@ export class MemoryDiscovery implements Discovery {
 
   brokers(): BrokerInfo[] {
     return this.snapshot
+  }
+
+  isListed(brokerId: string): boolean {
+    return (this.listedIds ??= new Set(this.snapshot.map((b) => b.id))).has(brokerId)
   }
 
   onChange(listener: (brokers: BrokerInfo[]) => void): () => void {

@@ -8,6 +8,7 @@ import { ZooKeeperDiscovery, znodeName } from './zookeeper.ts'
 import { closeClient, zk } from './zk-client.ts'
 import type { BrokerInfo } from './index.ts'
 import { startTcpProxy, startZooKeeper, type ZooKeeperServer } from '../../test/support/servers.ts'
+import { eventually } from '../../test/support/wait.ts'
 
 let server: ZooKeeperServer
 beforeAll(async () => { server = await startZooKeeper() })
@@ -16,14 +17,6 @@ afterAll(async () => { await server?.stop() })
 const freshRoot = () => `/t-${randomUUID()}/cim`
 const info = (id: string, cimPort: number): BrokerInfo =>
   ({ id, host: '10.0.0.1', cimPort, httpPort: 8081, mqttPort: 1883, wsPort: 9001, connections: 0, draining: false, startedAt: 1 })
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 runDiscoveryContract('zookeeper', async () => {
   const root = freshRoot()
@@ -81,10 +74,10 @@ describe('ZooKeeper discovery', () => {
       child.stdout!.on('data', (d) => { if (String(d).includes('registered')) resolve() })
       child.once('exit', (code) => reject(new Error(`child exited ${code}`)))
     })
-    await until(() => watcher.brokers().length === 1)
+    await eventually(() => watcher.brokers().length === 1, 5_000)
     const killedAt = Date.now()
     child.kill('SIGKILL')
-    await until(() => watcher.brokers().length === 0, 6_000)
+    await eventually(() => watcher.brokers().length === 0, 6_000)
     // Not before ZooKeeper's session timeout (2 s, minus a tick of server-side slack).
     expect(Date.now() - killedAt).toBeGreaterThan(1_000)
   })
@@ -97,19 +90,19 @@ describe('ZooKeeper discovery', () => {
       opened.push(a)
       const b = await open(root)
       const reg = await a.register(info('n1', 11211))
-      await until(() => b.brokers().length === 1 && a.brokers().length === 1)
+      await eventually(() => b.brokers().length === 1 && a.brokers().length === 1, 5_000)
       const before = a.session().id.toString('hex')
       // A partition longer than the session timeout: ZooKeeper expires a's session and drops its znode.
       proxy.cut()
-      await until(() => b.brokers().length === 0, 6_000)
+      await eventually(() => b.brokers().length === 0, 6_000)
       // a keeps serving its cached list meanwhile.
       expect(a.brokers().map((x) => x.id)).toEqual(['n1'])
       proxy.restore()
-      await until(() => b.brokers().length === 1, 6_000)
+      await eventually(() => b.brokers().length === 1, 6_000)
       expect(a.session().id.toString('hex')).not.toBe(before)
       // The new session carries updates too.
       await reg.update({ connections: 7 })
-      await until(() => b.brokers()[0]?.connections === 7)
+      await eventually(() => b.brokers()[0]?.connections === 7, 5_000)
     } finally {
       await proxy.close()
     }
@@ -120,13 +113,13 @@ describe('ZooKeeper discovery', () => {
     const a = await open(root, 4_000)
     const b = await open(root, 4_000)
     const reg = await a.register(info('n1', 11211))
-    await until(() => b.brokers().length === 1)
+    await eventually(() => b.brokers().length === 1, 5_000)
     await server.restart()
     // While ZooKeeper is down or just back, b keeps serving its cached list.
     expect(b.brokers().map((x) => x.id)).toEqual(['n1'])
     await a.register(info('n2', 11212))
     await reg.update({ draining: true })
-    await until(() => b.brokers().length === 2 && b.brokers()[0].draining, 10_000)
+    await eventually(() => b.brokers().length === 2 && b.brokers()[0].draining, 10_000)
     expect(b.brokers().map((x) => x.id)).toEqual(['n1', 'n2'])
   })
 
@@ -160,8 +153,8 @@ describe('ZooKeeper discovery', () => {
     const a = await ZooKeeperDiscovery.create({ connectString: server.connectString, root })
     const b = await open(root)
     await a.register(info('n1', 11211))
-    await until(() => b.brokers().length === 1)
+    await eventually(() => b.brokers().length === 1, 5_000)
     await a.close()
-    await until(() => b.brokers().length === 0, 1_000)
+    await eventually(() => b.brokers().length === 0, 1_000)
   })
 })

@@ -6,9 +6,12 @@
  * Readers watch the root's children and each child's data and keep a cached list: `brokers()`
  * never blocks, and keeps answering from the cache while ZooKeeper is unreachable. Failed reads
  * and writes are retried with exponential backoff. When the session expires, a new client and
- * session are made and this handle's registrations are created again.
+ * session are made and this handle's registrations are created again. The only ZooKeeper failures
+ * that reach a caller (no connection at `create()`, a call still failing when the handle closes)
+ * are the catalogued CIM_BACKEND_UNAVAILABLE, never the client library's errors.
  */
 import type { BrokerInfo, Discovery, Registration } from './index.ts'
+import { codedError, isCatalogued } from '../../errors.ts'
 import { call, closeClient, guardHandshake, zk, zkCode, type ZkClient, type ZkEvent, type ZkStat, type ZkState, type ZkWatcher } from './zk-client.ts'
 
 export interface ZooKeeperDiscoveryOptions {
@@ -37,6 +40,11 @@ export interface ZooKeeperDiscoveryOptions {
   deregisterSettleMs?: number
 }
 
+/** The catalogued error for a ZooKeeper failure that reaches a caller. */
+function unavailable(detail: string, cause?: unknown): Error {
+  return Object.assign(codedError('BackendUnavailable', `ZooKeeper ${detail}`), { cause })
+}
+
 /** Upstream cim's znode name for a broker. */
 export const znodeName = (b: Pick<BrokerInfo, 'host' | 'cimPort' | 'httpPort'>) => `${b.host}:${b.cimPort}:${b.httpPort}`
 
@@ -62,6 +70,8 @@ export class ZooKeeperDiscovery implements Discovery {
   private readonly listeners = new Set<(brokers: BrokerInfo[]) => void>()
   private snapshot: BrokerInfo[] = []
   private snapshotJson = '[]'
+  /** Ids of `snapshot`, built at the first isListed() after a change. */
+  private listedIds: ReadonlySet<string> | undefined
   /** Pending backoff waits, ended by close(). */
   private readonly waits = new Map<NodeJS.Timeout, () => void>()
   private stopGuard: (() => void) | undefined
@@ -87,7 +97,7 @@ export class ZooKeeperDiscovery implements Discovery {
   static async create(opts: ZooKeeperDiscoveryOptions): Promise<ZooKeeperDiscovery> {
     const d = new ZooKeeperDiscovery(opts)
     const connected = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ZooKeeper ${opts.connectString}: not connected after ${d.opts.connectTimeoutMs} ms`)), d.opts.connectTimeoutMs)
+      const timer = setTimeout(() => reject(unavailable(`${opts.connectString}: not connected after ${d.opts.connectTimeoutMs} ms`)), d.opts.connectTimeoutMs)
       d.newClient().once('connected', () => { clearTimeout(timer); resolve() })
     })
     try {
@@ -96,7 +106,7 @@ export class ZooKeeperDiscovery implements Discovery {
       await d.sync()
     } catch (err) {
       await d.close()
-      throw err
+      throw isCatalogued((err as { code?: unknown }).code) ? err : unavailable(`${opts.connectString}: ${(err as Error).message}`, err)
     }
     return d
   }
@@ -208,6 +218,7 @@ export class ZooKeeperDiscovery implements Discovery {
     if (json === this.snapshotJson) return
     this.snapshot = list
     this.snapshotJson = json
+    this.listedIds = undefined
     for (const l of [...this.listeners]) l(list)
   }
 
@@ -292,20 +303,20 @@ export class ZooKeeperDiscovery implements Discovery {
 
   // --- plumbing -----------------------------------------------------------------------------
 
-  /** Retries `fn` with exponential backoff until it succeeds or this handle closes. */
+  /** Retries `fn` with exponential backoff until it succeeds, or this handle closes (then throws BackendUnavailable). */
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
     let delay = this.opts.retryMs
     for (;;) {
       try {
         return await fn()
       } catch (err) {
-        if (this.closed) throw err
+        if (this.closed) throw unavailable(`${what}: ${(err as Error).message}`, err)
         this.opts.onError(new Error(`ZooKeeper ${what}: ${(err as Error).message}; retrying in ${delay} ms`))
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => { this.waits.delete(t); resolve() }, delay)
           this.waits.set(t, resolve)
         })
-        if (this.closed) throw err
+        if (this.closed) throw unavailable(`${what}: ${(err as Error).message}`, err)
         delay = Math.min(delay * 2, this.opts.maxRetryMs)
       }
     }
@@ -313,6 +324,10 @@ export class ZooKeeperDiscovery implements Discovery {
 
   brokers(): BrokerInfo[] {
     return this.snapshot
+  }
+
+  isListed(brokerId: string): boolean {
+    return (this.listedIds ??= new Set(this.snapshot.map((b) => b.id))).has(brokerId)
   }
 
   onChange(listener: (brokers: BrokerInfo[]) => void): () => void {

@@ -2,9 +2,9 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Idempotency, PendingRecord } from './index.ts'
 import { runOnce } from './once.ts'
+import { sleep } from '../../test/support/wait.ts'
 
 const pending = (token: string, msgId = `m-${token}`, at = Date.now()): PendingRecord => ({ state: 'pending', token, msgId, at })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** `make()` builds a store; calling it twice in one test must give two handles on the SAME data (two route nodes). */
 export function runIdempotencyContract(name: string, make: () => Promise<Idempotency>): void {

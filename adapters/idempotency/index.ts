@@ -1,7 +1,7 @@
 /**
  * Idempotency keys of pushes: the first request with a key claims it (atomically, across route
  * nodes), runs, and stores its answer; a repeat within the window gets that answer and sends
- * nothing. The claim-wait-take-over protocol on top of these primitives is route/idempotency.ts.
+ * nothing. The claim-wait-take-over protocol on top of these primitives is runOnce (once.ts).
  */
 
 /** A request is running under this key. */

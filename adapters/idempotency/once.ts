@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Idempotency, IdempotencyRecord, PendingRecord } from './index.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface RunOnceOptions {
   /** How long the key (pending or done) is remembered (config.idempotencyWindowSeconds). */
@@ -25,8 +26,6 @@ export interface RunOnceResult<T> {
   /** False when the answer is a stored one (nothing was run by this call). */
   ran: boolean
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Attempts before giving up when other requests keep changing the record under us. */
 const MAX_ROUNDS = 10

@@ -3,7 +3,7 @@
  * SET NX PX, the compare-and-set steps are Lua scripts, so two route nodes never both claim a key.
  */
 import type { DoneRecord, Idempotency, IdempotencyRecord, PendingRecord } from './index.ts'
-import { connect, DEFAULT_PREFIX, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
+import { connect, DEFAULT_PREFIX, redisFailure, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 // KEYS: key · ARGV: pending json, ttlMs → nil when claimed, else the record found
 const claim = new Script(`
@@ -45,7 +45,7 @@ export class RedisIdempotency implements Idempotency {
   }
 
   async get(key: string): Promise<IdempotencyRecord | undefined> {
-    const v = await this.conn.client.get(this.prefix + key)
+    const v = await this.conn.client.get(this.prefix + key).catch(redisFailure)
     return v === null ? undefined : JSON.parse(v) as IdempotencyRecord
   }
 

@@ -1,6 +1,7 @@
 /** The behaviour every Inbox implementation must show. `make(maxPerUser)` builds an empty inbox. */
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Inbox, InboxAppend } from './index.ts'
+import { sleep } from '../../test/support/wait.ts'
 
 const msg = (text: string, ttlMs = 60_000): InboxAppend => ({
   msgId: `m-${text}-${Math.random()}`, text, properties: { sendUserId: '1' }, ts: Date.now(), ttlMs,
@@ -57,7 +58,7 @@ export function runInboxContract(name: string, make: (maxPerUser: number) => Pro
       await inbox.append(12, msg('short', 50))
       await inbox.append(12, msg('short too', 50))
       await inbox.append(12, msg('long', 60_000))
-      await new Promise((r) => setTimeout(r, 150))
+      await sleep(150)
       expect(await inbox.floor(12)).toBe(2)
       expect((await inbox.stats()).expired).toBe(2)
     })
@@ -66,7 +67,7 @@ export function runInboxContract(name: string, make: (maxPerUser: number) => Pro
       inbox = await make(100)
       await inbox.append(9, msg('short', 100))
       await inbox.append(9, msg('long', 60_000))
-      await new Promise((r) => setTimeout(r, 250))
+      await sleep(250)
       expect((await inbox.list(9)).map((m) => m.text)).toEqual(['long'])
       const stats = await inbox.stats()
       expect(stats.expired).toBe(1)

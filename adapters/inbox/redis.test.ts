@@ -4,6 +4,7 @@ import { runInboxContract } from './contract.ts'
 import { RedisInbox } from './redis.ts'
 import { startRedis, type RedisServer } from '../../test/support/servers.ts'
 import type { InboxAppend } from './index.ts'
+import { sleep } from '../../test/support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
@@ -41,7 +42,7 @@ describe('Redis inbox across nodes', () => {
       await inbox.append(1, msg('short', 50))
       await inbox.append(1, msg('long'))
       for (let u = 100; u < 105; u++) await inbox.append(u, msg('short', 50))
-      await new Promise((r) => setTimeout(r, 120))
+      await sleep(120)
       expect((await inbox.append(1, msg('next'))).seq).toBe(3)
       expect((await inbox.list(1)).map((m) => m.text)).toEqual(['long', 'next'])
       expect(await inbox.stats()).toEqual({ stored: 2, expired: 6 })

@@ -4,6 +4,7 @@ import { Aedes, type AedesPublishPacket } from 'aedes'
 import { redisMqttBackend, type RedisMqttBackend } from './redis.ts'
 import { RedisBus } from '../bus/redis.ts'
 import { startRedis, type RedisServer } from '../../test/support/servers.ts'
+import { eventually } from '../../test/support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
@@ -29,8 +30,7 @@ describe('Redis MQTT backend', () => {
       await publish(a, 'devices/d1/state', 'on', true)
       await publish(a, 'devices/d1/live', 'ping', false)
 
-      const end = Date.now() + 5_000
-      while (seen.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+      await eventually(() => seen.length >= 2, 5_000)
       expect(seen).toEqual(['devices/d1/state=on', 'devices/d1/live=ping'])
 
       // The retained message a stored is in b's persistence (one Redis, shared).

@@ -1,8 +1,7 @@
 /** The behaviour every Presence implementation must show. */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import type { Presence, PresenceEntry } from './index.ts'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { sleep } from '../../test/support/wait.ts'
 
 function entry(id: string, brokerId = 'b1', connId = `${brokerId}-${id}`): PresenceEntry {
   return { id, name: `n${id}`, brokerId, connId, since: 1_700_000_000_000 }

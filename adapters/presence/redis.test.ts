@@ -4,6 +4,7 @@ import { runPresenceContract } from './contract.ts'
 import { RedisPresence } from './redis.ts'
 import { startRedis, type RedisServer } from '../../test/support/servers.ts'
 import type { PresenceEntry } from './index.ts'
+import { sleep } from '../../test/support/wait.ts'
 
 let redis: RedisServer
 beforeAll(async () => { redis = await startRedis() })
@@ -40,7 +41,7 @@ describe('Redis presence across nodes', () => {
     const presence = new RedisPresence({ redis: redis.url, prefix: freshPrefix() })
     try {
       for (let i = 0; i < 30; i++) await presence.devices.claim(entry(`d${String(i).padStart(2, '0')}`, 'b1'), { replace: false, ttlMs: i % 3 ? 10_000 : 100 })
-      await new Promise((r) => setTimeout(r, 200))
+      await sleep(200)
       const ids: string[] = []
       let cursor: string | undefined
       do {

@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { ClaimResult, Presence, PresenceEntry, PresencePage, PresenceTable } from './index.ts'
-import { connect, DEFAULT_PREFIX, LUA_NOW_MS, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
+import { connect, DEFAULT_PREFIX, LUA_NOW_MS, redisFailure, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 const PURGE_BATCH = 100
 const REMOVE_BATCH = 500
@@ -161,13 +161,13 @@ export class RedisPresenceTable implements PresenceTable {
   }
 
   async get(id: string): Promise<PresenceEntry | undefined> {
-    const v = await this.redis.get(this.entryPrefix + id)
+    const v = await this.redis.get(this.entryPrefix + id).catch(redisFailure)
     return v === null ? undefined : parse(v)
   }
 
   async getMany(ids: string[]): Promise<Array<PresenceEntry | undefined>> {
     if (ids.length === 0) return []
-    const values = await this.redis.mget(ids.map((id) => this.entryPrefix + id))
+    const values = await this.redis.mget(ids.map((id) => this.entryPrefix + id)).catch(redisFailure)
     return values.map((v) => (v === null ? undefined : parse(v)))
   }
 

@@ -197,7 +197,7 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now()
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+export { setTimeout as sleep } from 'node:timers/promises'
 
 /** Listens on a free loopback port; answers what a CIM server child reports from `start`. */
 export function listenOnLoopback(server: import('node:net').Server): Promise<{ cimPort: number; pid: number }> {

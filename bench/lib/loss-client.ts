@@ -10,6 +10,7 @@
  * {cmd:'report'} → {ev:'report', ...}; {cmd:'stop'} → exit.
  */
 import { CimClient, CimRouteError, type CimMessage } from '../../client/index.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface LossUser { userId: number; userName: string }
 
@@ -35,7 +36,6 @@ export interface ClientReport {
   disconnects: number
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const send = (m: object) => process.send?.(m)
 
 interface Slot { user: LossUser; client: CimClient; got: UserRecord['got']; busy: boolean }

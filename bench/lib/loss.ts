@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { Cluster } from '../../test/support/cluster.ts'
 import { startRedis, startZooKeeper } from '../../test/support/servers.ts'
 import type { ClientReport, LossUser, UserRecord } from './loss-client.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface LossOptions {
   /** Users (each one CimClient). Default 200. */
@@ -70,7 +71,6 @@ export interface LossReport {
 }
 
 const CLIENT = fileURLToPath(new URL('./loss-client.ts', import.meta.url))
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function startClients(n: number): ChildProcess[] {
   return Array.from({ length: n }, () => fork(CLIENT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))

@@ -1,4 +1,5 @@
 /** Message contents shared by our server and the baselines, so both send frames of the same size. */
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Sender metadata every push carries (upstream clients read sendUserId / sendUserName). */
 export const SENDER = { sendUserId: '1747309836375', sendUserName: 'bench' }
@@ -20,7 +21,7 @@ export async function memoryAfterGc(): Promise<NodeJS.MemoryUsage> {
   if (!gc) throw new Error('run with --expose-gc')
   for (let i = 0; i < 3; i++) {
     gc()
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
   }
   return process.memoryUsage()
 }

@@ -1,7 +1,8 @@
 /**
  * Child process: the MQTT baseline — a bare aedes 1.2 with default options (in-memory mq and
- * persistence) on a net server. noDelay is set as on our MQTT listener (DESIGN.md), so the
- * comparison is aedes + our wiring vs aedes alone, not two socket configurations.
+ * persistence) on a net server. noDelay is set as on our MQTT listener (docs/architecture.md,
+ * Conventions), so the comparison is aedes + our wiring vs aedes alone, not two socket
+ * configurations.
  */
 import net from 'node:net'
 import { Aedes } from 'aedes'

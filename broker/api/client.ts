@@ -1,19 +1,32 @@
 /**
- * The route's handle on the brokers: one typed method per broker request, over BusRpc.
- * A broker that does not answer within the timeout counts as not having delivered.
+ * The route's handle on the brokers: one method per request kind of the bus API (index.ts), all
+ * through one generic `request`, over BusRpc. A broker that does not answer within the timeout,
+ * or answers with an ErrorReply (e.g. an older broker that does not know the kind), counts as not
+ * having delivered: each method's fallback says what that means for its caller.
  */
+import type { Logger } from 'pino'
 import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage } from '../../adapters/bus/index.ts'
 import { BusRpc } from '../../adapters/bus/rpc.ts'
 import type { Discovery } from '../../adapters/discovery/index.ts'
-import type {
-  BroadcastReply, BroadcastRequest, KickReply, KickRequest, PublishReply, PublishRequest,
-  PushReply, PushRequest, ReplayReply,
+import {
+  isErrorReply, isReply, type BroadcastReply, type PublishReply, type PushReply, type Reply, type RequestBody,
+  type RequestKind,
 } from './index.ts'
 
-export class BrokerClient {
+/** One method per request kind: a kind added to BrokerApi does not compile until it has one here. */
+type OneMethodPerKind = { [K in RequestKind]: (...args: never[]) => Promise<unknown> }
+
+export class BrokerClient implements OneMethodPerKind {
   private readonly rpc: BusRpc
 
-  constructor(bus: Bus, private readonly discovery: Discovery, private readonly timeoutMs: number, nodeId?: string) {
+  constructor(
+    bus: Bus,
+    private readonly discovery: Discovery,
+    private readonly timeoutMs: number,
+    nodeId?: string,
+    /** Where refused requests (ErrorReply answers) are reported; unset: not reported. */
+    private readonly logger?: Pick<Logger, 'warn'>,
+  ) {
     this.rpc = new BusRpc(bus, nodeId)
   }
 
@@ -21,34 +34,47 @@ export class BrokerClient {
     return this.rpc.start()
   }
 
-  private async one<T>(brokerId: string, req: BusMessage): Promise<T | undefined> {
-    const [reply] = await this.rpc.request(brokerChannel(brokerId), req, 1, this.timeoutMs)
-    return reply as T | undefined
+  /** Asks one broker; undefined when it did not answer in time or refused the request. */
+  async request<K extends RequestKind>(brokerId: string, kind: K, req: RequestBody<K>): Promise<Reply<K> | undefined> {
+    const [answer] = await this.rpc.request(brokerChannel(brokerId), { type: kind, ...req }, 1, this.timeoutMs)
+    return answer === undefined ? undefined : this.accept(kind, answer)
+  }
+
+  /** The reply to a `kind` request, or undefined (reported) when the broker answered otherwise. */
+  private accept<K extends RequestKind>(kind: K, answer: BusMessage): Reply<K> | undefined {
+    if (isReply(kind, answer)) return answer
+    if (isErrorReply(answer)) this.logger?.warn({ kind, code: answer.code, message: answer.message }, 'broker refused a bus request')
+    else this.logger?.warn({ kind, answer: answer.type }, 'broker answered a bus request with an unexpected reply')
+    return undefined
   }
 
   /** Delivers to the given users on one broker; users the broker does not hold come back offline. */
-  async push(brokerId: string, req: Omit<PushRequest, 'type'>): Promise<PushReply> {
-    const reply = await this.one<PushReply>(brokerId, { type: 'push', ...req })
-    return reply ?? { type: 'push-result', delivered: [], offline: req.userIds }
+  async push(brokerId: string, req: RequestBody<'push'>): Promise<PushReply> {
+    return (await this.request(brokerId, 'push', req)) ?? { type: 'push-result', delivered: [], offline: req.userIds }
   }
 
   /** One bus message that every live broker delivers locally; resolves with each broker's count. */
-  async broadcast(req: Omit<BroadcastRequest, 'type'>): Promise<BroadcastReply[]> {
+  async broadcast(req: RequestBody<'broadcast'>): Promise<BroadcastReply[]> {
     const expected = this.discovery.brokers().length
-    const replies = await this.rpc.request(BROADCAST_CHANNEL, { type: 'broadcast', ...req }, expected, this.timeoutMs)
-    return replies as unknown as BroadcastReply[]
+    const answers = await this.rpc.request(BROADCAST_CHANNEL, { type: 'broadcast' as const, ...req }, expected, this.timeoutMs)
+    const replies: BroadcastReply[] = []
+    for (const answer of answers) {
+      const reply = this.accept('broadcast', answer)
+      if (reply) replies.push(reply)
+    }
+    return replies
   }
 
-  async kick(brokerId: string, req: Omit<KickRequest, 'type'>): Promise<boolean> {
-    return (await this.one<KickReply>(brokerId, { type: 'kick', ...req }))?.kicked ?? false
+  async kick(brokerId: string, req: RequestBody<'kick'>): Promise<boolean> {
+    return (await this.request(brokerId, 'kick', req))?.kicked ?? false
   }
 
-  async publish(brokerId: string, req: Omit<PublishRequest, 'type'>): Promise<PublishReply> {
-    return (await this.one<PublishReply>(brokerId, { type: 'publish', ...req })) ?? { type: 'publish-result', ok: false, error: 'broker did not answer' }
+  async publish(brokerId: string, req: RequestBody<'publish'>): Promise<PublishReply> {
+    return (await this.request(brokerId, 'publish', req)) ?? { type: 'publish-result', ok: false, error: 'broker did not answer' }
   }
 
   async replay(brokerId: string, userId: number): Promise<number> {
-    return (await this.one<ReplayReply>(brokerId, { type: 'replay', userId }))?.delivered ?? 0
+    return (await this.request(brokerId, 'replay', { userId }))?.delivered ?? 0
   }
 
   close(): Promise<void> {

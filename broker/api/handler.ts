@@ -1,6 +1,7 @@
 /**
  * The broker's side of the bus API (broker/api/index.ts): subscribes to its own channel and the
  * broadcast channel, delivers locally, and answers through BusRpc.reply. Nothing is republished.
+ * Requests are dispatched through a BrokerHandlers table, one entry per kind of BrokerApi.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -8,10 +9,12 @@ import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage, type Unsub
 import { BusRpc } from '../../adapters/bus/rpc.ts'
 import type { CimServer } from '../cim/server.ts'
 import { SharedBody, seqTail, sharedProperties } from '../cim/frames.ts'
-import { catchUp, noteWritten, writeUpstream } from '../cim/replay.ts'
-import type {
-  BroadcastReply, BroadcastRequest, BrokerRequest, KickReply, KickRequest, PublishReply, PublishRequest,
-  PushReply, PushRequest, ReplayReply,
+import { catchUp, writeUpstream } from '../cim/replay.ts'
+import { QUEUE, SKIP } from '../cim/stream.ts'
+import {
+  callHandler, errorReply, isRequest, type BroadcastReply, type BroadcastRequest, type BrokerHandlers, type ErrorReply,
+  type KickReply, type KickRequest, type PublishReply, type PublishRequest, type PushReply, type PushRequest,
+  type ReplayReply, type Reply,
 } from './index.ts'
 import type { MqttNode } from '../types.ts'
 
@@ -27,6 +30,14 @@ export class Delivery {
   private unsubscribes: Unsubscribe[] = []
   private rpc: BusRpc | undefined
   private brokerId = ''
+  /** One handler per request kind (BrokerApi): a kind added there does not compile until it is here. */
+  private readonly handlers: BrokerHandlers = {
+    push: (req) => this.push(req),
+    broadcast: (req) => this.broadcast(req),
+    kick: (req) => this.kick(req),
+    publish: (req) => this.publish(req),
+    replay: (req) => this.replay(req.userId),
+  }
 
   constructor(private readonly opts: DeliveryOptions) {}
 
@@ -34,7 +45,7 @@ export class Delivery {
     this.brokerId = brokerId
     // Only reply() is used, which publishes to the requester's reply channel: no subscription.
     this.rpc = new BusRpc(this.opts.bus, `broker:${brokerId}`)
-    const handler = (m: BusMessage) => this.handle(m as unknown as BrokerRequest & BusMessage)
+    const handler = (m: BusMessage) => this.handle(m)
     this.unsubscribes.push(await this.opts.bus.subscribe(brokerChannel(brokerId), handler))
     this.unsubscribes.push(await this.opts.bus.subscribe(BROADCAST_CHANNEL, handler))
   }
@@ -44,33 +55,44 @@ export class Delivery {
     await Promise.all(list.map((u) => u().catch(() => {})))
   }
 
-  private handle(m: BrokerRequest & BusMessage): void {
-    let answer: Promise<BusMessage> | BusMessage
-    try {
-      switch (m.type) {
-        case 'push': answer = this.push(m); break
-        case 'broadcast': answer = this.broadcast(m); break
-        case 'kick': answer = this.kick(m); break
-        case 'publish': answer = this.publish(m); break
-        case 'replay': answer = this.replay(m.userId); break
-        default: return // replies and messages meant for other parts
-      }
-    } catch (err) {
-      this.opts.logger.error({ err, type: m.type }, 'bus request failed')
+  /**
+   * Every message on this broker's channels is a request, and every request is answered: an
+   * unknown kind (a newer route during a rolling upgrade) with CIM_UNKNOWN_REQUEST, a failed
+   * handler with CIM_INTERNAL, so the caller neither waits out its timeout nor guesses.
+   */
+  private handle(m: BusMessage): void {
+    if (!isRequest(m)) {
+      this.opts.logger.warn({ type: m.type, replyTo: m.replyTo }, 'unknown bus request kind')
+      this.answer(m, errorReply(m.type, 'UnknownRequest', m.type))
       return
     }
-    Promise.resolve(answer)
-      .then((a) => this.rpc!.reply(m, a))
-      .catch((err) => this.opts.logger.error({ err, type: m.type }, 'bus reply failed'))
+    let answer: Reply | Promise<Reply>
+    try {
+      answer = callHandler(this.handlers, m.type, m)
+    } catch (err) {
+      this.failed(m, err)
+      return
+    }
+    if (answer instanceof Promise) answer.then((a) => this.answer(m, a), (err: unknown) => this.failed(m, err))
+    else this.answer(m, answer)
+  }
+
+  private failed(m: BusMessage, err: unknown): void {
+    this.opts.logger.error({ err, type: m.type }, 'bus request failed')
+    this.answer(m, errorReply(m.type, 'Internal', err instanceof Error ? err.message : String(err)))
+  }
+
+  private answer(m: BusMessage, answer: Reply | ErrorReply): void {
+    this.rpc!.reply(m, answer).catch((err: unknown) => this.opts.logger.error({ err, type: m.type }, 'bus reply failed'))
   }
 
   /**
    * Writes to each listed user connected here; the rest come back offline. A stored message (with
-   * a seq) goes through the connection's at-least-once stream (cim/replay.ts): it waits behind a
-   * replay in progress (answered `queued`), is skipped when the replay already wrote it, and
+   * a seq) is offered to the connection's at-least-once stream (cim/stream.ts): it waits behind an
+   * inbox read in progress (answered `queued`), is skipped when that read already wrote it, and
    * otherwise is written and awaits its ACK (upstream clients: acked once the socket took it).
    */
-  push(req: PushRequest): PushReply & BusMessage {
+  push(req: PushRequest): PushReply {
     const cim = this.opts.cim
     const delivered: number[] = []
     const offline: number[] = []
@@ -79,6 +101,7 @@ export class Delivery {
     let extended: SharedBody | undefined
     const ts = String(req.ts ?? Date.now())
     const msgId = req.msgId ?? randomUUID()
+    const now = Date.now()
     for (const userId of req.userIds) {
       const s = cim.loggedIn(userId)
       if (s === undefined) {
@@ -87,12 +110,12 @@ export class Delivery {
       }
       const seq = req.seqs?.[String(userId)]
       if (seq !== undefined) {
-        if (s.catchingUp) {
-          if (seq > s.pendingSeq) s.pendingSeq = seq
+        const offer = s.stream!.offer(seq)
+        if (offer === QUEUE) {
           queued.push(userId)
           continue
         }
-        if (seq <= s.sentSeq) {
+        if (offer === SKIP) {
           delivered.push(userId) // the replay (or a redelivery) wrote it already
           continue
         }
@@ -102,12 +125,12 @@ export class Delivery {
         extended ??= SharedBody.of(req.text, sharedProperties(req.properties, { msgId, ts }))
         const tail = seq === undefined ? s.tail! : Buffer.concat([s.tail!, seqTail(seq)])
         ok = s.write2(extended.prefix(tail.length), tail)
-        if (ok && seq !== undefined) noteWritten(s, seq)
+        if (ok && seq !== undefined) s.stream!.written(seq, now)
       } else {
         plain ??= SharedBody.of(req.text, sharedProperties(req.properties))
         if (seq === undefined) ok = s.write2(plain.prefix(s.tail!.length), s.tail!)
         else {
-          writeUpstream(s, plain.frameFor(s.tail!), seq)
+          writeUpstream(s, plain.frameFor(s.tail!), seq, now)
           ok = true
         }
       }
@@ -122,7 +145,7 @@ export class Delivery {
    * Every logged-in session here gets the message. The body is encoded once (twice when proto=2
    * clients are present: they also get msgId/ts); per recipient it is two buffer references.
    */
-  broadcast(req: BroadcastRequest): BroadcastReply & BusMessage {
+  broadcast(req: BroadcastRequest): BroadcastReply {
     const cim = this.opts.cim
     const plain = SharedBody.of(req.text, sharedProperties(req.properties))
     let extended: SharedBody | undefined
@@ -138,14 +161,14 @@ export class Delivery {
     return { type: 'broadcast-result', brokerId: this.brokerId, users }
   }
 
-  kick(req: KickRequest): KickReply & BusMessage {
+  kick(req: KickRequest): KickReply {
     const s = this.opts.cim.users.get(req.userId)
     if (s === undefined || (req.connId !== undefined && s.connId !== req.connId)) return { type: 'kick-result', kicked: false }
     s.end(req.code, req.reason, 'info')
     return { type: 'kick-result', kicked: true }
   }
 
-  async publish(req: PublishRequest): Promise<PublishReply & BusMessage> {
+  async publish(req: PublishRequest): Promise<PublishReply> {
     const node = this.opts.mqtt()
     if (!node) return { type: 'publish-result', ok: false, error: 'MQTT node not started' }
     try {
@@ -157,9 +180,9 @@ export class Delivery {
   }
 
   /** fetchOfflineMsgs: upstream clients get what is stored as one OFFLINE batch, proto=2 clients everything unacked. */
-  async replay(userId: number): Promise<ReplayReply & BusMessage> {
+  async replay(userId: number): Promise<ReplayReply> {
     const s = this.opts.cim.loggedIn(userId)
-    const delivered = s ? await catchUp(s, s.proto2 ? s.ackedSeq : 0, 'fetch') : 0
+    const delivered = s ? await catchUp(s, s.proto2 ? s.stream!.ackedSeq : 0, 'fetch') : 0
     return { type: 'replay-result', delivered }
   }
 }

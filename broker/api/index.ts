@@ -1,8 +1,14 @@
 /**
- * The broker's bus API: what a route (or another broker) may ask a broker to do. Requests go to
- * `brokerChannel(id)` or, for a broadcast, `BROADCAST_CHANNEL`; answers come back through BusRpc.
- * Everything here is plain JSON, so it crosses Redis pub/sub unchanged.
+ * The broker's bus API, its one public face: what a route (or another broker) may ask a broker to
+ * do, and what each request is answered with. `BrokerApi` maps every request kind to its request and
+ * reply; the broker's handler (handler.ts), the route's client (client.ts) and the route's test double
+ * (test/support/fake-broker.ts) are all typed from it, so a kind added here does not compile until
+ * every side handles it. Requests go to `brokerChannel(id)` or, for a broadcast, `BROADCAST_CHANNEL`;
+ * answers come back through BusRpc. Everything here is plain JSON, so it crosses Redis pub/sub
+ * unchanged (docs/protocol.md).
  */
+import type { BusMessage } from '../../adapters/bus/index.ts'
+import { catalogue, codedError, type ErrorName } from '../../errors.ts'
 
 /** Push text to users connected to this broker (one bus message per broker, however many users). */
 export interface PushRequest {
@@ -53,7 +59,6 @@ export interface ReplayRequest {
   userId: number
 }
 
-export type BrokerRequest = PushRequest | BroadcastRequest | KickRequest | PublishRequest | ReplayRequest
 
 export interface PushReply {
   type: 'push-result'
@@ -71,3 +76,81 @@ export interface BroadcastReply { type: 'broadcast-result'; brokerId: string; us
 export interface KickReply { type: 'kick-result'; kicked: boolean }
 export interface PublishReply { type: 'publish-result'; ok: boolean; error?: string }
 export interface ReplayReply { type: 'replay-result'; delivered: number }
+
+/**
+ * Every request kind, with its request and its reply. A reply's `type` is `<kind>-result`; the
+ * `WellFormed` check below rejects an entry that breaks this.
+ */
+export interface BrokerApi {
+  push: { request: PushRequest; reply: PushReply }
+  broadcast: { request: BroadcastRequest; reply: BroadcastReply }
+  kick: { request: KickRequest; reply: KickReply }
+  publish: { request: PublishRequest; reply: PublishReply }
+  replay: { request: ReplayRequest; reply: ReplayReply }
+}
+
+export type RequestKind = keyof BrokerApi
+export type Request<K extends RequestKind = RequestKind> = BrokerApi[K]['request']
+export type Reply<K extends RequestKind = RequestKind> = BrokerApi[K]['reply']
+/** Any request (a union over the kinds). */
+export type BrokerRequest = Request
+/** A request without its kind tag: what the client's methods take. */
+export type RequestBody<K extends RequestKind> = Omit<Request<K>, 'type'>
+
+/** Compile-time only: each request is tagged with its kind, each reply with `<kind>-result`. */
+type WellFormed<T extends { [K in RequestKind]: { request: { type: K }; reply: { type: `${K}-result` } } }> = T
+export type CheckedBrokerApi = WellFormed<BrokerApi>
+
+/**
+ * The answer to a request the broker could not handle: a kind it does not know (a newer route
+ * during a rolling upgrade: CIM_UNKNOWN_REQUEST) or a handler that failed (CIM_INTERNAL). Sent
+ * instead of silence, so the caller neither waits for its timeout nor mistakes it for a result.
+ */
+export interface ErrorReply {
+  type: 'error'
+  ok: false
+  /** A catalogue code (errors.ts). */
+  code: string
+  message: string
+  /** The request kind that was asked. */
+  kind: string
+}
+
+/** The broker side: one handler per kind. An object of this type without every kind does not compile. */
+export type BrokerHandlers = { [K in RequestKind]: (req: BrokerApi[K]['request']) => BrokerApi[K]['reply'] | Promise<BrokerApi[K]['reply']> }
+
+/** Each kind's reply tag, at run time (and a second place a new kind must be named). */
+const replyTypes: { [K in RequestKind]: Reply<K>['type'] } = {
+  push: 'push-result',
+  broadcast: 'broadcast-result',
+  kick: 'kick-result',
+  publish: 'publish-result',
+  replay: 'replay-result',
+}
+
+/**
+ * True when `m` is a request of a kind this API defines. On the bus a request also carries BusRpc's
+ * `corr` and `replyTo`; its other fields are the sender's word (routes and brokers are trusted).
+ */
+export function isRequest(m: BusMessage): m is BusMessage & BrokerRequest {
+  return Object.hasOwn(replyTypes, m.type)
+}
+
+/** True when `m` is the reply to a request of `kind` (not an ErrorReply). */
+export function isReply<K extends RequestKind>(kind: K, m: BusMessage): m is BusMessage & Reply<K> {
+  return m.type === replyTypes[kind]
+}
+
+export function isErrorReply(m: BusMessage): m is BusMessage & ErrorReply {
+  return m.type === 'error'
+}
+
+/** Runs the handler of `kind`: pass a request's own `type` as `kind`. */
+export function callHandler<K extends RequestKind>(handlers: BrokerHandlers, kind: K, req: Request<K>): Reply<K> | Promise<Reply<K>> {
+  return handlers[kind](req)
+}
+
+/** The ErrorReply for `kind` with a catalogue error (`UnknownRequest`, `Internal`). */
+export function errorReply(kind: string, name: ErrorName, ...args: unknown[]): ErrorReply {
+  return { type: 'error', ok: false, code: catalogue[name].code, message: codedError(name, ...args).message, kind }
+}

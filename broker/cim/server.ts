@@ -1,21 +1,27 @@
 /**
  * The CIM TCP server: accepts sockets, owns the sessions (all of them, and the logged-in ones by
- * userId), sweeps read timeouts, and drains on shutdown.
+ * userId), sweeps read timeouts and asks each stream whether redelivery is due, and drains on
+ * shutdown. It is each session's SessionHost (session.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { Config } from '../../config.ts'
+import type { BrokerSettings } from '../../config.ts'
 import type { Adapters } from '../../adapters/index.ts'
 import type { AuthHooks } from '../auth.ts'
 import type { KickRequest } from '../api/index.ts'
+import type { RequestFrame } from '../../proto/codec.ts'
 import { codedError } from '../../errors.ts'
 import { FlushScheduler } from './writer.ts'
-import { CLOSING, LOGGED_IN, Session } from './session.ts'
+import { CLOSING, LOGGED_IN, Session, type SessionHost } from './session.ts'
 import { catchUp } from './replay.ts'
+import { dispatch } from './handlers/index.ts'
+import { newCimStats, type CimStats } from './stats.ts'
+
+export type { CimStats } from './stats.ts'
 
 export interface CimServerOptions {
-  config: Config
+  config: BrokerSettings
   adapters: Adapters
   auth: AuthHooks
   logger: Logger
@@ -23,23 +29,8 @@ export interface CimServerOptions {
   kickRemote?: (brokerId: string, req: Omit<KickRequest, 'type'>) => Promise<boolean>
 }
 
-/** Plain counters read by /metrics (no metric-library call on the hot path). */
-export interface CimStats {
-  framesIn: number
-  logins: number
-  loginsRefused: number
-  /** Frames written to clients for pushes and broadcasts. */
-  deliveries: number
-  broadcasts: number
-  /** Stored messages written again after the ack timeout (proto=2 clients that did not ACK). */
-  redeliveries: number
-  /** Sessions ended, by catalogue code (CIM_CLIENT_CLOSED when the client hung up). */
-  closes: Map<string, number>
-}
-
 /** How long a closing socket may take to acknowledge our FIN before it is destroyed. */
 const CLOSE_GRACE_MS = 2000
-const CLIENT_CLOSED = 'CIM_CLIENT_CLOSED'
 
 const kSession = Symbol('cim.session')
 type CimSocket = Socket & { [kSession]: Session }
@@ -53,12 +44,11 @@ function onSocketError(this: CimSocket, err: Error): void {
   if (s.state !== CLOSING) s.log('debug', { err: err.message }, 'socket error')
 }
 function onSocketClose(this: CimSocket): void {
-  const s = this[kSession]
-  s.server.onSocketClose(s)
+  this[kSession].socketClosed()
 }
 
-export class CimServer {
-  readonly config: Config
+export class CimServer implements SessionHost {
+  readonly config: BrokerSettings
   readonly adapters: Adapters
   readonly auth: AuthHooks
   readonly logger: Logger
@@ -66,7 +56,7 @@ export class CimServer {
   readonly sessions = new Set<Session>()
   /** Logged-in sessions by userId (one per user on this broker). */
   readonly users = new Map<number, Session>()
-  readonly stats: CimStats = { framesIn: 0, logins: 0, loginsRefused: 0, deliveries: 0, broadcasts: 0, redeliveries: 0, closes: new Map() }
+  readonly stats: CimStats = newCimStats()
   /** What proto=2 clients are told in LOGIN_REPLY: ping at a third of the read timeout. */
   readonly heartbeatSeconds: number
   kickRemote: CimServerOptions['kickRemote']
@@ -89,7 +79,7 @@ export class CimServer {
     this.kickRemote = opts.kickRemote
     this.scheduler = new FlushScheduler(opts.config.maxQueuedBytes)
     this.heartbeatSeconds = Math.max(1, Math.floor(opts.config.readTimeoutMs / 3000))
-    // Nagle on costs ~44 ms per request/answer round trip (DESIGN.md "MQTT"); same for CIM.
+    // Nagle on costs ~44 ms per request/answer round trip (docs/architecture.md, Conventions); same for CIM.
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
     this.server.on('error', (err) => this.logger.error({ err }, 'CIM server error'))
   }
@@ -126,25 +116,28 @@ export class CimServer {
     return `${this.nonce}.${(++this.connSeq).toString(36)}`
   }
 
+  /** The command handlers, reached through the host so session.ts does not import them. */
+  dispatch(session: Session, frame: RequestFrame): void {
+    dispatch(session, frame)
+  }
+
+  onLogin(s: Session): void {
+    this.users.set(s.userId, s)
+    this.stats.logins++
+  }
+
   /** The session is ending: forget its user binding and release its presence entry. */
-  closed(s: Session, code: string): void {
+  onClose(s: Session, code: string, connId: string): void {
     this.stats.closes.set(code, (this.stats.closes.get(code) ?? 0) + 1)
     if (s.userId !== 0 && this.users.get(s.userId) === s) this.users.delete(s.userId)
-    if (s.connId !== '') {
-      const connId = s.connId
-      s.connId = ''
+    if (connId !== '') {
       this.adapters.presence.users.release(String(s.userId), connId).catch((err) => {
         this.logger.warn({ err, userId: s.userId }, 'presence release failed (the entry expires with its TTL)')
       })
     }
   }
 
-  onSocketClose(s: Session): void {
-    if (s.state !== CLOSING) {
-      s.log('debug', { code: CLIENT_CLOSED }, 'client closed the connection')
-      s.state = CLOSING
-      this.closed(s, CLIENT_CLOSED)
-    }
+  onGone(s: Session): void {
     this.sessions.delete(s)
     if (this.sessions.size === 0 && this.idleWaiters.length > 0) {
       for (const w of this.idleWaiters.splice(0)) w()
@@ -165,9 +158,8 @@ export class CimServer {
       } else if (now - s.lastRead > limit) {
         const err = codedError('ReadTimeout', limit)
         s.end(err.code, err.message, 'info')
-      } else if (s.waitingSince !== 0 && now - s.waitingSince >= ackTimeout && !s.catchingUp && s.state === LOGGED_IN) {
-        s.waitingSince = now
-        catchUp(s, s.proto2 ? s.ackedSeq : s.sentSeq, 'redeliver')
+      } else if (s.state === LOGGED_IN && s.stream!.dueForRedelivery(now, ackTimeout)) {
+        catchUp(s, s.stream!.redeliverAfter, 'redeliver')
           .catch((err) => s.log('warn', { err }, 'redelivery failed (retried after the ack timeout)'))
       }
     }

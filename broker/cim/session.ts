@@ -1,27 +1,69 @@
 /**
- * One CIM TCP connection: framing, decoding, the login state, and closing with a coded reason.
+ * One CIM TCP connection: framing, decoding, its state (open → logging in → logged in → closing),
+ * the login transition's steps, and closing with a coded reason. Its state is private: other
+ * files read it through getters and change it through the methods below.
  *
  * Kept small on purpose (target ≤ 6 KB per idle connection including the socket): no timer, no
  * per-session closure or child logger — the read timeout is a sweep over all sessions in
  * server.ts, socket events go to shared handlers, and a child logger is made only to log a line.
+ * The at-least-once stream (stream.ts) is a few numbers made at login.
+ *
+ * This file imports neither the server nor the command handlers: it reaches them through
+ * `SessionHost`, which the server implements (so broker/cim has no import cycle).
  */
 import type { Socket } from 'node:net'
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
-import { FrameDecoder, decodeRequest, type RequestFrame } from '../../proto/codec.ts'
+import type { Logger } from 'pino'
+import { FrameDecoder, decodeRequest, encodeRecipientTail, type RequestFrame } from '../../proto/codec.ts'
 import { cim } from '../../proto/generated/cim.js'
-import { codedError, type ErrorName } from '../../errors.ts'
-import { Writer } from './writer.ts'
+import { catalogue, codedError, type ErrorName } from '../../errors.ts'
+import type { BrokerSettings } from '../../config.ts'
+import type { Adapters } from '../../adapters/index.ts'
+import type { AuthHooks } from '../auth.ts'
+import type { KickRequest } from '../api/index.ts'
+import { Writer, type FlushScheduler } from './writer.ts'
 import { kickFrame, loginReplyFrame } from './frames.ts'
-import { dispatch } from './handlers/index.ts'
-import type { CimServer } from './server.ts'
+import { Stream } from './stream.ts'
+import type { CimStats } from './stats.ts'
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 export const OPEN = 0
 export const LOGGING_IN = 1
 export const LOGGED_IN = 2
 export const CLOSING = 3
 
+/** What a session needs from the server that accepted it (server.ts implements it). */
+export interface SessionHost {
+  readonly config: BrokerSettings
+  readonly adapters: Adapters
+  readonly auth: AuthHooks
+  readonly logger: Logger
+  readonly scheduler: FlushScheduler
+  readonly stats: CimStats
+  /** What proto=2 clients are told in LOGIN_REPLY. */
+  readonly heartbeatSeconds: number
+  readonly brokerId: string
+  /** No new logins (shutdown in progress). */
+  readonly draining: boolean
+  /** Logged-in sessions by userId (one per user on this broker). */
+  readonly users: ReadonlyMap<number, Session>
+  /** Asks the broker holding a replaced login to close it (kick-old across brokers). */
+  readonly kickRemote?: (brokerId: string, req: Omit<KickRequest, 'type'>) => Promise<boolean>
+  /** A connection id unique across brokers. */
+  newConnId(): string
+  /** Handles a decoded frame: the command handlers (handlers/index.ts). */
+  dispatch(session: Session, frame: RequestFrame): void
+  /** The session logged in: it is now the user's session on this broker. */
+  onLogin(session: Session): void
+  /** The session is ending: forget its user binding and release presence entry `connId` ('' = none). */
+  onClose(session: Session, code: string, connId: string): void
+  /** The socket is closed: forget the session. */
+  onGone(session: Session): void
+}
+
 /** Frames a client may send while its login is being checked (upstream sends none). */
 const MAX_BACKLOG = 32
+const CLIENT_CLOSED = catalogue.ClientClosed.code
 
 /** The session currently being fed, so the decoder callback needs no per-session closure. */
 let feeding: Session | null = null
@@ -30,41 +72,59 @@ function onFrame(body: Buffer): void {
 }
 
 export class Session extends Writer {
-  state = OPEN
+  #state = OPEN
   /** The user this connection logged in as; 0 until then. Never changed by a ping. */
-  userId = 0
+  #userId = 0
   /** Presence connection id, set at login; cleared once released. */
-  connId = ''
+  #connId = ''
   /** The client announced `proto=2` at login: LOGIN_REPLY, KICK, ACK, msgId/seq/ts. */
-  proto2 = false
+  #proto2 = false
   /** encodeRecipientTail(userId), computed once at login. */
-  tail: Buffer | null = null
+  #tail: Buffer | null = null
   /** Last read (ms); while CLOSING, when closing started. */
-  lastRead = Date.now()
+  #lastRead = Date.now()
   /** Frames received while the login is in progress, handled after it. */
-  backlog: RequestFrame[] | null = null
-  // The at-least-once stream (replay.ts): a few numbers, no per-message state.
-  /** Every stored message with seq ≤ this was written to this connection, or is gone. */
-  sentSeq = 0
-  /** Highest seq written to this connection. */
-  maxSeq = 0
-  /** Highest seq acked: by the client (proto=2), or taken by the socket (upstream clients). */
-  ackedSeq = 0
-  /** Since when written messages wait for ack progress (ms); 0 = nothing outstanding. */
-  waitingSince = 0
-  /** An inbox read (replay, redelivery) is in flight: stored pushes wait for it. */
-  catchingUp = false
-  /** Highest seq of a stored push that waited behind the inbox read. */
-  pendingSeq = 0
-  private readonly decoder: FrameDecoder
+  #backlog: RequestFrame[] | null = null
+  #stream: Stream | null = null
+  readonly #decoder: FrameDecoder
 
-  constructor(socket: Socket, readonly server: CimServer) {
+  constructor(socket: Socket, readonly server: SessionHost) {
     super(socket, server.scheduler)
-    this.decoder = new FrameDecoder(server.config.maxFrameBytes)
+    this.#decoder = new FrameDecoder(server.config.maxFrameBytes)
+  }
+
+  get state(): number {
+    return this.#state
+  }
+
+  get userId(): number {
+    return this.#userId
+  }
+
+  get connId(): string {
+    return this.#connId
+  }
+
+  get proto2(): boolean {
+    return this.#proto2
+  }
+
+  /** The recipient tail of pushes to this user (logged-in sessions only). */
+  get tail(): Buffer | null {
+    return this.#tail
+  }
+
+  get lastRead(): number {
+    return this.#lastRead
+  }
+
+  /** The at-least-once stream (logged-in sessions only). */
+  get stream(): Stream | null {
+    return this.#stream
   }
 
   protected get writable(): boolean {
-    return this.state !== CLOSING
+    return this.#state !== CLOSING
   }
 
   /**
@@ -75,15 +135,15 @@ export class Session extends Writer {
     const root = this.server.logger
     if (!root.isLevelEnabled(level)) return
     const s = this.socket
-    root.child({ remote: `${s.remoteAddress}:${s.remotePort}`, userId: this.userId || undefined })[level](obj, msg)
+    root.child({ remote: `${s.remoteAddress}:${s.remotePort}`, userId: this.#userId || undefined })[level](obj, msg)
   }
 
   onData(chunk: Buffer): void {
-    if (this.state === CLOSING) return // discard what arrives while our FIN is on its way
-    this.lastRead = Date.now()
+    if (this.#state === CLOSING) return // discard what arrives while our FIN is on its way
+    this.#lastRead = Date.now()
     feeding = this
     try {
-      this.decoder.push(chunk, onFrame)
+      this.#decoder.push(chunk, onFrame)
     } catch (err) {
       // Framing errors (length over the maximum, varint too long) leave the stream unusable.
       this.failWith(err)
@@ -93,29 +153,71 @@ export class Session extends Writer {
   }
 
   onFrame(body: Buffer): void {
-    if (this.state === CLOSING) return
+    if (this.#state === CLOSING) return
     this.server.stats.framesIn++
     let frame: RequestFrame
     try {
       frame = decodeRequest(body)
     } catch (err) {
-      if (this.state !== OPEN) return this.failWith(err)
+      if (this.#state !== OPEN) return this.failWith(err)
       // Before login the only frame is the login itself: answer it as a refused login.
-      this.proto2 = sniffProto2(body)
+      this.#proto2 = sniffProto2(body)
       const e = err as { code: string; message: string }
       return this.refuseLogin(e.code, e.message)
     }
-    if (this.state === LOGGING_IN) {
-      const b = (this.backlog ??= [])
+    if (this.#state === LOGGING_IN) {
+      const b = (this.#backlog ??= [])
       if (b.length >= MAX_BACKLOG) return this.fail('InvalidArgument', `more than ${MAX_BACKLOG} frames before the login answer`)
       b.push(frame)
       return
     }
+    this.#dispatch(frame)
+  }
+
+  #dispatch(frame: RequestFrame): void {
     try {
-      dispatch(this, frame)
+      this.server.dispatch(this, frame)
     } catch (err) {
       this.failWith(err)
     }
+  }
+
+  // The login transition (its steps are driven by handlers/login.ts).
+
+  /** A login request arrived: frames decoded until the answer wait in the (bounded) backlog. */
+  beginLogin(proto2: boolean): void {
+    this.#proto2 = proto2
+    this.#state = LOGGING_IN
+  }
+
+  /** The presence entry `connId` is claimed for `userId`: from here on, ending the session releases it. */
+  bind(userId: number, connId: string): void {
+    this.#userId = userId
+    this.#connId = connId
+  }
+
+  /**
+   * Enters the logged-in state with the stream starting at the inbox `floor` (every seq up to it was
+   * acked or expired), told to proto=2 clients in LOGIN_REPLY; then handles the frames that
+   * arrived during the login, in order. The stream starts catching up: stored pushes wait until
+   * the caller's login replay is written (live seq N never overtakes stored N−1). Returns whether
+   * the session is still logged in after its backlog (so the replay is due).
+   */
+  enterLoggedIn(floor: number, userName: string): boolean {
+    const server = this.server
+    this.#tail = encodeRecipientTail(this.#userId)
+    this.#stream = new Stream(floor, this.#proto2)
+    this.#state = LOGGED_IN
+    server.onLogin(this)
+    if (this.#proto2) this.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds, floor))
+    this.log('info', { userName, proto: this.#proto2 ? 2 : 1 }, 'logged in')
+    const backlog = this.#backlog
+    this.#backlog = null
+    if (backlog) for (const f of backlog) {
+      if (this.#state !== LOGGED_IN) break
+      this.#dispatch(f)
+    }
+    return this.#state === LOGGED_IN
   }
 
   /** Ends the session with a catalogue error (logged, KICKed to proto=2 clients). */
@@ -134,36 +236,50 @@ export class Session extends Writer {
    * FIN. The socket is destroyed when the peer closes, or by the sweep after a grace period.
    */
   end(code: string, reason: string, level: LogLevel = 'info', kick = true): void {
-    if (this.state === CLOSING) return
+    if (this.#state === CLOSING) return
     this.log(level, { code }, reason)
-    this.state = CLOSING
-    this.lastRead = Date.now()
-    this.backlog = null
-    this.server.closed(this, code)
+    this.#close(code)
     const s = this.socket
     if (s.destroyed) return
     this.flush()
-    if (kick && this.proto2) s.write(kickFrame(code, reason))
+    if (kick && this.#proto2) s.write(kickFrame(code, reason))
     s.end()
   }
 
   /** Refuses a login: LOGIN_REPLY {code, reason} to a proto=2 client (no KICK), then close. */
   refuseLogin(code: string, reason: string, level: 'info' | 'warn' = 'warn'): void {
-    if (this.state === CLOSING) return
+    if (this.#state === CLOSING) return
     this.server.stats.loginsRefused++
-    if (this.proto2) this.write(loginReplyFrame(code, reason, this.server.brokerId, this.server.heartbeatSeconds))
+    if (this.#proto2) this.write(loginReplyFrame(code, reason, this.server.brokerId, this.server.heartbeatSeconds))
     this.end(code, reason, level, false)
   }
 
   /** Drops the connection at once (slow reader: nothing more can be written to it). */
   destroy(code: string, reason: string): void {
-    if (this.state !== CLOSING) {
+    if (this.#state !== CLOSING) {
       this.log('warn', { code }, reason)
-      this.state = CLOSING
-      this.server.closed(this, code)
+      this.#close(code)
     }
     this.drop()
     this.socket.destroy()
+  }
+
+  /** The socket closed; unless we were closing it, the client hung up. */
+  socketClosed(): void {
+    if (this.#state !== CLOSING) {
+      this.log('debug', { code: CLIENT_CLOSED }, 'client closed the connection')
+      this.#close(CLIENT_CLOSED)
+    }
+    this.server.onGone(this)
+  }
+
+  #close(code: string): void {
+    this.#state = CLOSING
+    this.#lastRead = Date.now()
+    this.#backlog = null
+    const connId = this.#connId
+    this.#connId = ''
+    this.server.onClose(this, code, connId)
   }
 
   protected onSlowConsumer(bytes: number): void {

@@ -4,13 +4,16 @@
  * presence and the uplink relay.
  */
 import type { EventEmitter } from 'node:events'
-import { Aedes, type AedesPublishPacket, type Client } from 'aedes'
-import type { MqttNode, MqttNodeDeps, MqttPublish } from '../types.ts'
+import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
+import { newMqttStats, type MqttNode, type MqttNodeDeps, type MqttPublish, type MqttStats } from '../types.ts'
 import { aedesAuthHandlers } from './auth.ts'
 import { DeviceConnections } from './devices.ts'
 import { MqttListeners } from './listeners.ts'
 import { subscribeServerSide } from './subscriptions.ts'
 import { createUplinkHandler } from './uplink.ts'
+
+/** aedes' client with its subscriptions by topic filter (present at runtime, absent from the typings). */
+type ClientWithSubscriptions = Client & { subscriptions: Record<string, { qos?: number }> }
 
 /** How long close() waits for aedes to disconnect its clients and close its mq. */
 const CLOSE_TIMEOUT_MS = 5_000
@@ -18,6 +21,7 @@ const CLOSE_TIMEOUT_MS = 5_000
 /** Builds an unstarted MQTT node; listen() creates aedes and binds both ports. */
 export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   const { config } = deps
+  const stats = deps.stats ?? newMqttStats()
   const logger = deps.logger.child({ component: 'mqtt' })
   const devices = new DeviceConnections({
     presence: deps.adapters.presence.devices,
@@ -40,6 +44,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       mq,
       persistence,
       ...aedesAuthHandlers({ auth: deps.auth, config, logger }),
+      authorizeForward: countForward(stats),
     })
     wire(broker)
     return broker
@@ -51,17 +56,26 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
     // 'clientReady' fires after CONNACK and after the offline queue was flushed. Subscribe first,
     // claim presence second: whoever finds the device in presence can push to it at once.
     broker.on('clientReady', (client: Client) => {
+      stats.connects++
       devices.add(client)
       subscribeServerSide(client, config).then(
         () => devices.claim(client),
         (err: unknown) => logger.error({ err, clientId: client.id }, 'mqtt server-side subscribe failed'),
       )
     })
-    broker.on('clientDisconnect', (client: Client) => devices.remove(client))
+    broker.on('clientDisconnect', (client: Client) => {
+      stats.disconnects++
+      devices.remove(client)
+    })
     broker.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
       // client is null for the server's own publishes ($SYS, backend pushes): never uplink.
-      if (client) relay(client.id, packet)
+      if (client) {
+        stats.messagesIn[packet.qos]++
+        relay(client.id, packet)
+      }
     })
+    broker.on('subscribe', (subs) => { stats.subscribes += subs.length })
+    broker.on('unsubscribe', (topics) => { stats.unsubscribes += topics.length })
     broker.on('clientError', (client: Client, err: Error) => {
       logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error')
     })
@@ -122,6 +136,30 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
     deviceIds() {
       return devices.ids()
     },
+
+    subscriptionCount() {
+      // aedes keeps its clients by id (untyped); walked only when /metrics is scraped.
+      const clients = (aedes as unknown as { clients?: Record<string, ClientWithSubscriptions> } | undefined)?.clients
+      let n = 0
+      if (clients) for (const id in clients) for (const _ in clients[id].subscriptions) n++
+      return n
+    },
+
+    stats,
+  }
+}
+
+/**
+ * aedes' authorizeForward runs once per message per subscriber just before the write, so it is
+ * where outgoing messages are counted: by the QoS aedes sends at (the publish's, lowered to the
+ * subscription's when the subscription is for this exact topic, as aedes' deliverQoS does).
+ */
+function countForward(stats: MqttStats): NonNullable<AedesOptions['authorizeForward']> {
+  return (client, packet) => {
+    const sub = (client as ClientWithSubscriptions).subscriptions[packet.topic] as { qos?: number } | undefined
+    const qos = sub && (sub.qos ?? 0) < packet.qos ? (sub.qos ?? 0) : packet.qos
+    stats.messagesOut[qos as 0 | 1 | 2]++
+    return packet
   }
 }
 

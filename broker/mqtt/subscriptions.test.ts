@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { isServerTopic, isUsableDeviceId, pushTopicOf, serverSubscriptions } from './subscriptions.ts'
+import { isServerTopic, isUsableDeviceId, serverSubscriptions } from './subscriptions.ts'
 
 const config = { devicePushTopic: 'devices/{deviceId}/push', broadcastTopic: 'devices/broadcast' }
 
 describe('server-side subscription topics', () => {
-  it('puts the device id into the push topic literally', () => {
-    expect(pushTopicOf(config, 'dev-1')).toBe('devices/dev-1/push')
-    // String#replace would expand `$&` into the matched text.
-    expect(pushTopicOf(config, 'a$&b')).toBe('devices/a$&b/push')
-  })
-
   it('subscribes the push topic at QoS 1 and broadcast at QoS 0', () => {
     expect(serverSubscriptions(config, 'd')).toEqual([
       { topic: 'devices/d/push', qos: 1 },

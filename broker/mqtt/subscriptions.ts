@@ -4,14 +4,9 @@
  */
 import type { Client, Subscription } from 'aedes'
 import type { Config } from '../../config.ts'
+import { pushTopicOf } from '../../adapters/mqtt/topics.ts'
 
 type TopicConfig = Pick<Config, 'devicePushTopic' | 'broadcastTopic'>
-
-/** The push topic of one device: `config.devicePushTopic` with `{deviceId}` replaced. */
-export function pushTopicOf(config: Pick<Config, 'devicePushTopic'>, deviceId: string): string {
-  // split/join rather than String#replace: a client id may contain `$&`, which replace() expands.
-  return config.devicePushTopic.split('{deviceId}').join(deviceId)
-}
 
 /**
  * What the broker subscribes a device to: its push topic at QoS 1 (at-least-once, queued for an
@@ -19,14 +14,14 @@ export function pushTopicOf(config: Pick<Config, 'devicePushTopic'>, deviceId: s
  */
 export function serverSubscriptions(config: TopicConfig, deviceId: string): Subscription[] {
   return [
-    { topic: pushTopicOf(config, deviceId), qos: 1 },
+    { topic: pushTopicOf(config.devicePushTopic, deviceId), qos: 1 },
     { topic: config.broadcastTopic, qos: 0 },
   ]
 }
 
 /** Whether `topic` is one the broker itself subscribes `deviceId` to (always allowed to it). */
 export function isServerTopic(config: TopicConfig, deviceId: string, topic: string): boolean {
-  return topic === config.broadcastTopic || topic === pushTopicOf(config, deviceId)
+  return topic === config.broadcastTopic || topic === pushTopicOf(config.devicePushTopic, deviceId)
 }
 
 /**

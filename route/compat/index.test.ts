@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Config } from '../../config.ts'
 import { createBalancer } from '../balancer.ts'
-import { FakeBroker, routeHarness, type RouteHarness } from '../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../test/support/fake-broker.ts'
 
 let h: RouteHarness
 let brokers: FakeBroker[] = []

@@ -1,19 +1,20 @@
 /**
  * The endpoints the upstream cim v2.1 client SDK calls (RouteController), answering its
  * BaseResponse wrapper with string codes. Behaviour follows upstream except for its known faults
- * (DESIGN.md): the login answer names the broker actually chosen, group messages are one bus
- * message per broker instead of one HTTP call per recipient, and login state has a TTL.
+ * (docs/architecture.md, Upstream-compatible endpoints): the login answer names the broker
+ * actually chosen, group messages are one bus message per broker instead of one HTTP call per
+ * recipient, and login state has a TTL.
  */
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CompatCode, catalogue, compatCodeOf, errors } from '../../errors.ts'
-import type { PresenceEntry } from '../../adapters/presence/index.ts'
 import type { RouteContext } from '../context.ts'
-import { allEntries, checkMessageSize, deliver, groupByBroker, pushToUsers } from '../push-path.ts'
+import { checkMessageSize, deliver, groupByBroker, pushToUsers } from '../push-path.ts'
+import { disconnectUser } from '../kick.ts'
 import { classifyError, logError } from '../plugins/errors.ts'
 import * as schema from './schema.ts'
-import { isListed, listedBrokerIds } from '../../adapters/discovery/listed.ts'
+import { livePresence } from '../../adapters/presence/live.ts'
 
 /** Upstream StatusEnum.SUCCESS message. */
 const SUCCESS_MESSAGE = 'Success'
@@ -28,7 +29,9 @@ function ok<T>(req: FastifyRequest, dataBody: T) {
 }
 
 const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
-  const { accounts, presence, discovery } = ctx.adapters
+  const { accounts, discovery } = ctx.adapters
+  // Users of a broker that discovery dropped (crashed) are offline, though their entries live until their TTL.
+  const online = livePresence(ctx.adapters).users
 
   // Errors answer HTTP 200 with the upstream code: the upstream client turns any other status
   // into an IOException and reads only `code` (RouteManager, HttpClient). Scoped to this plugin.
@@ -37,12 +40,6 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     logError(req, err, api)
     return reply.code(200).send({ code: compatCodeOf(api.code), message: api.message, reqNo: reqNoOf(req), dataBody: null })
   })
-
-  /** The user's presence entry, ignoring entries of brokers that left discovery (crashed). */
-  async function onlineEntry(userId: number): Promise<PresenceEntry | undefined> {
-    const entry = await presence.users.get(String(userId))
-    return entry && isListed(discovery, entry.brokerId) ? entry : undefined
-  }
 
   async function sender(userId: number) {
     const account = await accounts.get(userId)
@@ -60,7 +57,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const account = await accounts.get(userId)
     if (!account || account.userName !== userName) throw new errors.AccountMismatch(userId, userName)
     // With `kick-old` the broker replaces the old connection when the new one logs in.
-    if (ctx.config.repeatLogin === 'reject' && (await onlineEntry(userId))) throw new errors.RepeatLogin(userId)
+    if (ctx.config.repeatLogin === 'reject' && (await online.get(String(userId)))) throw new errors.RepeatLogin(userId)
     const broker = ctx.balancer.choose(String(userId), discovery.brokers())
     return ok(req, { ip: broker.host, cimServerPort: broker.cimPort, httpPort: broker.httpPort })
   })
@@ -92,29 +89,19 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const { userId, msg } = req.body
     checkMessageSize(ctx, msg)
     const properties = await sender(userId)
-    const others = (await allEntries(ctx, 'users')).filter((e) => e.id !== String(userId))
-    await deliver(app.brokers, groupByBroker(ctx, others), { text: msg, properties, msgId: randomUUID() })
+    const others = (await online.all()).filter((e) => e.id !== String(userId))
+    await deliver(app.brokers, groupByBroker(others), { text: msg, properties, msgId: randomUUID() })
     return ok(req, null)
   })
 
   app.post('/offLine', { schema: schema.offLine }, async (req) => {
-    const { userId } = req.body
-    const entry = await presence.users.get(String(userId))
-    if (entry) {
-      const live = isListed(discovery, entry.brokerId)
-      const kicked = live && await app.brokers.kick(entry.brokerId, {
-        userId, connId: entry.connId, code: catalogue.AdminKick.code, reason: 'logged out through /offLine',
-      })
-      // The broker no longer holds it (or is gone): clear the entry so the next login is not a repeat.
-      if (!kicked) await presence.users.release(entry.id, entry.connId)
-    }
+    // Upstream answers 9000 whether or not the user was online.
+    await disconnectUser(app.brokers, ctx, req.body.userId, 'logged out through /offLine')
     return ok(req, null)
   })
 
   app.get('/onlineUser', { schema: schema.onlineUser }, async (req) => {
-    // Users of a broker that discovery dropped (crashed) are offline, though their entries live until their TTL.
-    const listed = listedBrokerIds(discovery)
-    const entries = (await allEntries(ctx, 'users')).filter((e) => listed.has(e.brokerId))
+    const entries = await online.all()
     const users = await Promise.all(entries.map(async (e) => ({
       userId: Number(e.id),
       userName: e.name ?? (await accounts.get(Number(e.id)))?.userName ?? '',
@@ -126,7 +113,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const { receiveUserId } = req.body
     // Upstream replays only to an online user and answers 9000 either way; the broker also
     // replays at every login, so nothing is lost for an offline one.
-    const entry = await onlineEntry(receiveUserId)
+    const entry = await online.get(String(receiveUserId))
     if (entry) await app.brokers.replay(entry.brokerId, receiveUserId)
     return ok(req, null)
   })

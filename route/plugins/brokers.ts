@@ -20,7 +20,8 @@ export interface BrokersPluginOptions {
 }
 
 async function brokersPlugin(app: FastifyInstance, opts: BrokersPluginOptions): Promise<void> {
-  const client = new BrokerClient(opts.adapters.bus, opts.adapters.discovery, opts.deliveryTimeoutMs)
+  // app.log hears of refused requests, e.g. a kind an older broker does not know during an upgrade.
+  const client = new BrokerClient(opts.adapters.bus, opts.adapters.discovery, opts.deliveryTimeoutMs, undefined, app.log)
   app.decorate('brokers', client)
   // The reply subscription must exist before the first request, so start on ready, not lazily.
   app.addHook('onReady', async () => { await client.start() })

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../app.ts'
 import { createMemoryAdapters, type Adapters } from '../../adapters/index.ts'
 import { resolveConfig } from '../../config.ts'
-import { errors } from '../../errors.ts'
+import { codedError, errors } from '../../errors.ts'
 
 let app: FastifyInstance
 let adapters: Adapters
@@ -90,12 +90,14 @@ describe('errors plugin', () => {
   })
 
   it('answers a dead backing service (Redis connection error) with CIM_BACKEND_UNAVAILABLE 503', async () => {
-    // What ioredis throws when its connection is gone.
-    adapters.accounts.register = async () => { throw new Error('Connection is closed.') }
+    // What a Redis adapter throws when its connection is gone (adapters/redis.ts, redisFailure;
+    // adapters/redis.test.ts has it against a stopped Redis).
+    const unavailable = (cause: Error) => Object.assign(codedError('BackendUnavailable', `Redis: ${cause.message}`), { cause })
+    adapters.accounts.register = async () => { throw unavailable(new Error('Connection is closed.')) }
     const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { userName: 'a' } })
     expect(res.statusCode).toBe(503)
     expect(res.json().code).toBe('CIM_BACKEND_UNAVAILABLE')
-    adapters.presence.users.getMany = async () => { throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }) }
+    adapters.presence.users.getMany = async () => { throw unavailable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })) }
     adapters.accounts.get = async (userId) => ({ userId, userName: 'a' })
     const push = await app.inject({ method: 'POST', url: '/v1/push/users/1', payload: { message: 'x' } })
     expect(push.statusCode).toBe(503)

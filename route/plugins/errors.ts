@@ -4,38 +4,13 @@
  * errors itself. The CIM-compatible routes reuse `classifyError` and wrap the result their own way.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errors, isCatalogued } from '../../errors.ts'
+import { catalogue, errors, isCatalogued } from '../../errors.ts'
 import { MAX_USER_ID } from '../schemas.ts'
 
 export interface ApiError {
   statusCode: number
   code: string
   message: string
-}
-
-/** Network error codes that mean a backing service (Redis, ZooKeeper) cannot be reached. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EAI_AGAIN', 'ECONNABORTED',
-])
-/** ioredis and node-zookeeper-client error names for a lost or refused connection. */
-const BACKEND_ERROR_NAMES = new Set([
-  'MaxRetriesPerRequestError', 'ClusterAllFailedError', 'CONNECTION_LOSS', 'SESSION_EXPIRED', 'OPERATION_TIMEOUT',
-])
-// ioredis: "Connection is closed." / "Stream isn't writeable and enableOfflineQueue options is false".
-const BACKEND_MESSAGES = /Connection is closed|Stream isn't writeable|connect ECONNREFUSED/
-
-/**
- * True for failures of an adapter's backing service rather than of our code. Adapters may also
- * mark an error explicitly with `backend: true`.
- */
-export function isBackendFailure(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false
-  const e = err as { code?: unknown; name?: unknown; message?: unknown; backend?: unknown }
-  return e.backend === true
-    || (typeof e.code === 'string' && NETWORK_CODES.has(e.code))
-    || (typeof e.name === 'string' && BACKEND_ERROR_NAMES.has(e.name))
-    || (typeof e.message === 'string' && BACKEND_MESSAGES.test(e.message))
 }
 
 interface ValidationItem {
@@ -73,8 +48,11 @@ function fromError(e: FastifyError): ApiError {
 }
 
 /**
- * Maps anything thrown while handling a request to an API error. `internal` is set when the error
- * is ours (a bug): the caller logs it and hides the details from the client.
+ * Maps anything thrown while handling a request to an API error. Only catalogue codes are
+ * recognised: adapters report their backend's failures as CIM_BACKEND_UNAVAILABLE themselves
+ * (adapters/redis.ts, adapters/discovery/zookeeper.ts), so anything else uncoded is a bug, and
+ * `internal` is set: the caller logs it and hides the details from the client. `backend` marks a
+ * dead backing service, which the caller logs with its cause.
  */
 export function classifyError(err: unknown, request: FastifyRequest): ApiError & { internal?: boolean; backend?: boolean } {
   const e = (err ?? {}) as FastifyError & { validation?: ValidationItem[] }
@@ -88,8 +66,10 @@ export function classifyError(err: unknown, request: FastifyRequest): ApiError &
     return fromError(new errors.InvalidJson(e.message))
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return fromError(new errors.PayloadTooLarge(e.message))
-  if (isCatalogued(e.code)) return { statusCode: e.statusCode ?? 500, code: e.code, message: e.message }
-  if (isBackendFailure(e)) return { ...fromError(new errors.BackendUnavailable(e.message)), backend: true }
+  if (isCatalogued(e.code)) {
+    const api = { statusCode: e.statusCode ?? 500, code: e.code, message: e.message }
+    return e.code === catalogue.BackendUnavailable.code ? { ...api, backend: true } : api
+  }
   // Other client errors fastify detects itself (unsupported media type, bad content-length, ...).
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return fromError(new errors.InvalidArgument(e.message))

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { routeHarness, type RouteHarness } from '../testing/fake-broker.ts'
+import { routeHarness, type RouteHarness } from '../../test/support/fake-broker.ts'
 
 let h: RouteHarness
 beforeAll(async () => { h = await routeHarness() })

@@ -9,7 +9,8 @@ import { CimClient, type CimClientOptions, type CimMessage } from '../../client/
 import { BaseCommand, type ResponseFrame } from '../../proto/codec.ts'
 import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from './servers.ts'
 import { Cluster, type BrokerProcess, type RouteProcess } from './cluster.ts'
-import { RawClient, eventually as eventuallyWithin, postJson } from './wire.ts'
+import { RawClient, postJson } from './wire.ts'
+import { eventually as eventuallyWithin } from './wait.ts'
 
 /** Waits are generous (a loaded 2-core machine runs many processes here); passing checks return at once. */
 export const WAIT = 10_000

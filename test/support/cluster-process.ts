@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { settings, type Config } from '../../config.ts'
 import { trackChild } from './servers.ts'
+import { sleep } from './wait.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -18,8 +19,6 @@ const READY_TIMEOUT_MS = 60_000
 
 /** Config keys and their values, as a test gives them to a process. */
 export type Settings = Partial<Record<keyof Config, string | number>>
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The environment of a child: ours without CIM_* settings, so nothing leaks in from the shell. */
 function childEnv(): NodeJS.ProcessEnv {

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../../config.ts'
 import { freePort } from './servers.ts'
-import { Proc, answers, commandOf, sleep, type Settings } from './cluster-process.ts'
+import { Proc, answers, commandOf, type Settings } from './cluster-process.ts'
+import { sleep } from './wait.ts'
 
 export type { Settings }
 

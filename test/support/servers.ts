@@ -12,6 +12,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sleep } from './wait.ts'
 
 export interface RedisServer {
   url: string
@@ -64,8 +65,6 @@ export function freePort(): Promise<number> {
     })
   })
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Keeps the last few KiB of a child's output for the error message when it fails to start. */
 function capture(child: ChildProcess): () => string {

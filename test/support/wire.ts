@@ -1,7 +1,7 @@
 /**
  * A raw CIM TCP client for tests: speaks exactly the bytes an upstream client sends, with none of
  * our client's conveniences, and records every frame (and the raw bytes) the server writes.
- * Also the polling helper `eventually` and small JSON-over-HTTP helpers.
+ * Also small JSON-over-HTTP helpers (waiting helpers: wait.ts).
  */
 import { connect, type Socket } from 'node:net'
 import {
@@ -111,20 +111,6 @@ export class RawClient {
 
   close(): void {
     this.socket.destroy()
-  }
-}
-
-/** Polls until `check` returns truthy without throwing; after `ms` throws its last error, or a timeout. */
-export async function eventually<T>(check: () => T | Promise<T>, ms = 3000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v) return v as NonNullable<T>
-    } catch (err) { last = err }
-    if (Date.now() > deadline) throw last instanceof Error ? last : new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
   }
 }
 

@@ -1,29 +1,24 @@
 /**
  * LOGIN_REQUEST (cmd absent = 0): reqMsg is the userName, requestId the userId.
  *
- * Steps: authenticate → claim presence (reject or kick-old) → bind the session → LOGIN_REPLY to
- * proto=2 clients (upstream sends no reply; ours carries `ackedSeq`, the inbox floor, so a fresh
- * client process knows which seq comes next) → handle frames that arrived meanwhile → replay the
- * inbox (on every login; upstream fetches offline messages only once at client start).
+ * Steps: authenticate → claim presence (reject or kick-old) → bind the session → enter the
+ * logged-in state (session.ts: LOGIN_REPLY to proto=2 clients — upstream sends no reply; ours
+ * carries `ackedSeq`, the inbox floor, so a fresh client process knows which seq comes next — then
+ * the frames that arrived meanwhile) → replay the inbox (on every login; upstream fetches offline
+ * messages only once at client start).
  */
 import type { RequestFrame } from '../../../proto/codec.ts'
-import { encodeRecipientTail } from '../../../proto/codec.ts'
-import { codedError } from '../../../errors.ts'
-import { LOGGED_IN, LOGGING_IN, type Session } from '../session.ts'
-import { loginReplyFrame } from '../frames.ts'
+import { codedError, isCatalogued } from '../../../errors.ts'
+import { LOGGING_IN, type Session, type SessionHost } from '../session.ts'
 import { catchUp } from '../replay.ts'
-import { dispatch } from './index.ts'
-import type { CimServer } from '../server.ts'
 import type { PresenceEntry } from '../../../adapters/presence/index.ts'
-import { isListed } from '../../../adapters/discovery/listed.ts'
 
 export async function login(session: Session, frame: RequestFrame): Promise<void> {
   const server = session.server
   const userId = frame.requestId
   const userName = frame.reqMsg
-  session.proto2 = frame.properties.proto === '2'
-  // Frames decoded until the answer wait in the session's (bounded) backlog.
-  session.state = LOGGING_IN
+  session.beginLogin(frame.properties.proto === '2')
+  let replay = false
   try {
     if (server.draining) {
       const err = codedError('Draining', server.brokerId)
@@ -72,53 +67,38 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
         .catch((err) => session.log('warn', { err, brokerId: replaced.brokerId }, 'remote kick failed'))
     }
 
-    // From here on, ending the session releases the presence entry (server.closed).
-    session.userId = userId
-    session.connId = connId
+    // From here on, ending the session releases the presence entry.
+    session.bind(userId, connId)
     // Where the user's sequence stands: every seq up to it was acked or expired. Read before the
     // session takes pushes, so the replay below starts exactly there.
     const floor = await server.adapters.inbox.floor(userId)
     if (session.state !== LOGGING_IN) return
 
-    session.tail = encodeRecipientTail(userId)
-    session.sentSeq = session.maxSeq = session.ackedSeq = floor
-    // Stored pushes wait until the replay is written: live seq N never overtakes stored N−1.
-    session.catchingUp = true
-    session.state = LOGGED_IN
-    server.users.set(userId, session)
-    server.stats.logins++
-    if (session.proto2) session.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds, floor))
-    session.log('info', { userName, proto: session.proto2 ? 2 : 1 }, 'logged in')
-    // Frames that arrived during the login, in order, before any later one.
-    const backlog = session.backlog
-    session.backlog = null
-    if (backlog) for (const f of backlog) {
-      if (session.state !== LOGGED_IN) break
-      try {
-        dispatch(session, f)
-      } catch (err) {
-        session.failWith(err)
-      }
-    }
+    replay = session.enterLoggedIn(floor, userName)
   } catch (err) {
     // An adapter failed (Redis down, ...): refuse this login with a coded error, keep the broker up.
     if (session.state === LOGGING_IN) {
-      const e = codedError('BackendUnavailable', (err as Error).message)
-      session.refuseLogin(e.code, e.message)
+      // Adapters raise CIM_BACKEND_UNAVAILABLE themselves; anything else is wrapped once here.
+      const e = err as { code?: unknown; message?: string }
+      if (isCatalogued(e.code)) session.refuseLogin(e.code, e.message ?? String(err))
+      else {
+        const wrapped = codedError('BackendUnavailable', e.message ?? String(err))
+        session.refuseLogin(wrapped.code, wrapped.message)
+      }
     }
     return
   }
 
-  if (session.state === LOGGED_IN) {
-    await catchUp(session, session.sentSeq, 'login').catch((err) => {
+  if (replay) {
+    // From where the stream stands after the backlog (an ACK in it may have moved it past the floor).
+    // If the read fails, the stream keeps its ack clock running and the sweep comes back.
+    await catchUp(session, session.stream!.sentSeq, 'login').catch((err) => {
       session.log('warn', { err }, 'inbox replay failed (retried after the ack timeout)')
-      // Nothing was written, but the sweep must still come back for whatever is stored.
-      if (session.waitingSince === 0) session.waitingSince = Date.now()
     })
   }
 }
 
-function isStale(current: PresenceEntry, server: CimServer, userId: number): boolean {
+function isStale(current: PresenceEntry, server: SessionHost, userId: number): boolean {
   if (current.brokerId === server.brokerId) return server.users.get(userId)?.connId !== current.connId
-  return !isListed(server.adapters.discovery, current.brokerId)
+  return !server.adapters.discovery.isListed(current.brokerId)
 }

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { FakeBroker, routeHarness, type RouteHarness } from '../../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
 
 let h: RouteHarness
 beforeEach(async () => { h = await routeHarness() })

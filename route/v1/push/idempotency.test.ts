@@ -3,7 +3,8 @@ import { describe, it, expect, afterEach } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../app.ts'
 import type { Config } from '../../../config.ts'
-import { FakeBroker, routeHarness, type RouteHarness } from '../../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
+import { sleep } from '../../../test/support/wait.ts'
 
 let h: RouteHarness
 let b1: FakeBroker
@@ -94,7 +95,7 @@ describe('idempotencyKey', () => {
     await post(body, `/v1/push/users/${id}`)
     await post(body, `/v1/push/users/${id}`)
     expect(await h.adapters.inbox.list(id)).toHaveLength(1)
-    await new Promise((r) => setTimeout(r, 300))
+    await sleep(300)
     await post(body, `/v1/push/users/${id}`)
     expect(await h.adapters.inbox.list(id)).toHaveLength(2)
   })

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Config } from '../../../config.ts'
-import { FakeBroker, routeHarness, type RouteHarness } from '../../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
 
 let h: RouteHarness
 let brokers: FakeBroker[] = []

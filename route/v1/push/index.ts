@@ -8,7 +8,8 @@ import type { RouteContext } from '../../context.ts'
 import { checkMessageSize, pushToUsers, type UserPush, type UserResult } from '../../push-path.ts'
 import { runOnce } from '../../../adapters/idempotency/once.ts'
 import * as schema from './schema.ts'
-import { isListed } from '../../../adapters/discovery/listed.ts'
+import { livePresence } from '../../../adapters/presence/live.ts'
+import { pushTopicOf } from '../../../adapters/mqtt/topics.ts'
 
 /** Sender metadata of pushes from the business backend (upstream clients print these). */
 const SYSTEM_SENDER = { sendUserId: '0', sendUserName: 'system' }
@@ -34,6 +35,7 @@ export function payloadBase64(payload: string, encoding: 'utf8' | 'base64' = 'ut
 
 const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { presence, discovery } = ctx.adapters
+  const onlineDevices = livePresence(ctx.adapters).devices
 
   function userPush(userIds: number[], body: PushBody, checkAccounts: boolean, msgId: string): UserPush {
     return {
@@ -89,21 +91,21 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const { deviceId } = req.params
     const { qos = 0, retain = false } = req.body
     const msg = {
-      topic: ctx.config.devicePushTopic.split('{deviceId}').join(deviceId),
+      topic: pushTopicOf(ctx.config.devicePushTopic, deviceId),
       payload: payloadBase64(req.body.payload, req.body.encoding), qos, retain,
     }
-    const entry = await presence.devices.get(deviceId)
-    if (entry && isListed(discovery, entry.brokerId)) {
+    const entry = await onlineDevices.get(deviceId)
+    if (entry) {
       const reply = await app.brokers.publish(entry.brokerId, msg)
-      if (reply.ok) return { results: [{ deviceId, status: 'delivered' as const }] }
+      if (reply.ok) return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'delivered' as const })] }
     }
     // Offline: with qos ≥ 1 a persistent session (clean session off) queues the message in the
     // shared aedes persistence, whichever node publishes it.
     if (qos >= 1) {
       await publishAnywhere(msg)
-      return { results: [{ deviceId, status: 'queued' as const }] }
+      return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'queued' as const })] }
     }
-    return { results: [{ deviceId, status: 'offline' as const }] }
+    return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'offline' as const })] }
   })
 
   app.post('/push/all', { schema: schema.pushAll }, async (req) => {

@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { FakeBroker, routeHarness, type RouteHarness } from '../../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
+import { sleep } from '../../../test/support/wait.ts'
 
 let h: RouteHarness
 afterEach(async () => { await h.close() })
@@ -22,7 +23,7 @@ describe('GET /v1/stats', () => {
       online: { users: 1, devices: 1 },
       brokers: 1,
     })
-    await new Promise((r) => setTimeout(r, 1100))
+    await sleep(1100)
     const after = await h.app.inject({ method: 'GET', url: '/v1/stats' })
     expect(after.statusCode).toBe(200)
     expect(after.json().inbox).toEqual({ stored: 1, expired: 1, maxPerUser: 5, ttlSeconds: 60 })

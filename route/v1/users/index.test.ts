@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { FakeBroker, routeHarness, type RouteHarness } from '../../testing/fake-broker.ts'
+import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
+import { brokerChannel, type BusMessage } from '../../../adapters/bus/index.ts'
 
 let h: RouteHarness
 let b1: FakeBroker
@@ -109,5 +110,22 @@ describe('DELETE /v1/users/{userId}/connection', () => {
     const res = await h.app.inject({ method: 'DELETE', url: `/v1/users/${id}/connection` })
     expect(res.json()).toEqual({ kicked: false })
     expect(await h.adapters.presence.users.get(String(id))).toBeUndefined()
+  })
+
+  it('treats a user of a broker that left discovery as offline, asking nobody, like /offLine does', async () => {
+    const id = await register('a')
+    await b1.connect(id, 'a')
+    await b1.stop() // crashed: out of discovery, its presence entry lives until the TTL
+    const sent: BusMessage[] = []
+    await h.adapters.bus.subscribe(brokerChannel('b1'), (m) => sent.push(m))
+
+    expect((await h.app.inject({ method: 'GET', url: `/v1/users/${id}/presence` })).json()).toEqual({ online: false })
+    const res = await h.app.inject({ method: 'DELETE', url: `/v1/users/${id}/connection` })
+    expect(res.statusCode).toBe(404)
+    expect(res.json().code).toBe('CIM_USER_OFFLINE')
+    const offLine = await h.app.inject({ method: 'POST', url: '/offLine', payload: { userId: id } })
+    expect(offLine.json().code).toBe('9000')
+    // Neither endpoint sent a kick to the gone broker (it would only have cost a delivery timeout).
+    expect(sent.filter((m) => m.type === 'kick')).toEqual([])
   })
 })

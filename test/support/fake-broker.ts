@@ -8,8 +8,10 @@ import { BROADCAST_CHANNEL, brokerChannel, type BusMessage, type Unsubscribe } f
 import { BusRpc } from '../../adapters/bus/rpc.ts'
 import type { Adapters } from '../../adapters/index.ts'
 import type { BrokerInfo, Registration } from '../../adapters/discovery/index.ts'
-import type { BrokerRequest } from '../../broker/api/index.ts'
-import { buildApp } from '../app.ts'
+import {
+  callHandler, errorReply, isRequest, type BrokerHandlers, type BrokerRequest, type RequestKind,
+} from '../../broker/api/index.ts'
+import { buildApp } from '../../route/app.ts'
 import { resolveConfig, type Config } from '../../config.ts'
 import { createMemoryAdapters } from '../../adapters/index.ts'
 import type { FastifyInstance } from 'fastify'
@@ -17,6 +19,8 @@ import type { FastifyInstance } from 'fastify'
 export class FakeBroker {
   /** Every request received, in order (bus fields corr/replyTo stripped). */
   readonly requests: BrokerRequest[] = []
+  /** Kinds received that the API does not define (answered CIM_UNKNOWN_REQUEST, as the real broker does). */
+  readonly unknownKinds: string[] = []
   readonly users = new Set<number>()
   /** Users answered `queued` (held behind a replay in progress, as the real broker does). */
   readonly queuedUsers = new Set<number>()
@@ -57,40 +61,43 @@ export class FakeBroker {
     )
   }
 
-  /** Requests of one type. */
-  of<T extends BrokerRequest['type']>(type: T): Array<Extract<BrokerRequest, { type: T }>> {
-    return this.requests.filter((r): r is Extract<BrokerRequest, { type: T }> => r.type === type)
+  /** Requests of one kind. */
+  of<K extends RequestKind>(type: K): Array<Extract<BrokerRequest, { type: K }>> {
+    return this.requests.filter((r): r is Extract<BrokerRequest, { type: K }> => r.type === type)
   }
 
   async setDraining(draining: boolean): Promise<void> {
     await this.registration?.update({ draining })
   }
 
+  /** The answers, one per kind of the bus API: a kind added there does not compile until it is here. */
+  private readonly handlers: BrokerHandlers = {
+    push: (r) => ({
+      type: 'push-result',
+      delivered: r.userIds.filter((id) => this.users.has(id) && !this.queuedUsers.has(id)),
+      offline: r.userIds.filter((id) => !this.users.has(id)),
+      queued: r.userIds.filter((id) => this.users.has(id) && this.queuedUsers.has(id)),
+    }),
+    broadcast: () => ({ type: 'broadcast-result', brokerId: this.info.id, users: this.users.size }),
+    kick: async (r) => {
+      const kicked = this.users.delete(r.userId)
+      if (kicked) await this.adapters.presence.users.release(String(r.userId), `${this.info.id}/${r.userId}`)
+      return { type: 'kick-result', kicked }
+    },
+    publish: () => ({ type: 'publish-result', ok: true }),
+    replay: async (r) => ({ type: 'replay-result', delivered: (await this.adapters.inbox.list(r.userId)).length }),
+  }
+
   private async handle(m: BusMessage): Promise<void> {
     const { corr: _c, replyTo: _r, ...req } = m
-    const r = req as unknown as BrokerRequest
-    this.requests.push(r)
-    if (this.silent) return
-    switch (r.type) {
-      case 'push':
-        return this.rpc.reply(m, {
-          type: 'push-result',
-          delivered: r.userIds.filter((id) => this.users.has(id) && !this.queuedUsers.has(id)),
-          offline: r.userIds.filter((id) => !this.users.has(id)),
-          queued: r.userIds.filter((id) => this.users.has(id) && this.queuedUsers.has(id)),
-        })
-      case 'broadcast':
-        return this.rpc.reply(m, { type: 'broadcast-result', brokerId: this.info.id, users: this.users.size })
-      case 'kick': {
-        const kicked = this.users.delete(r.userId)
-        if (kicked) await this.adapters.presence.users.release(String(r.userId), `${this.info.id}/${r.userId}`)
-        return this.rpc.reply(m, { type: 'kick-result', kicked })
-      }
-      case 'publish':
-        return this.rpc.reply(m, { type: 'publish-result', ok: true })
-      case 'replay':
-        return this.rpc.reply(m, { type: 'replay-result', delivered: (await this.adapters.inbox.list(r.userId)).length })
+    if (!isRequest(req)) {
+      this.unknownKinds.push(req.type)
+      if (!this.silent) await this.rpc.reply(m, errorReply(req.type, 'UnknownRequest', req.type))
+      return
     }
+    this.requests.push(req)
+    if (this.silent) return
+    return this.rpc.reply(m, await callHandler(this.handlers, req.type, req))
   }
 
   async stop(): Promise<void> {

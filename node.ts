@@ -1,0 +1,96 @@
+/**
+ * One CIM Relay node for embedding: a broker, a route, or both, over one adapter set, built
+ * unstarted. `cim start|broker|route` (cli.ts) is this plus flags and signals:
+ *
+ *   const node = await createNode({ roles: { broker: true, route: true }, settings: { routePort: 0 },
+ *     hooks: { uplink: (msg) => queue.send(msg) } })
+ *   const { routePort } = await node.listen()
+ *   ...
+ *   await node.close()
+ */
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { resolveConfig, type Config } from './config.ts'
+import { createLogger } from './logger.ts'
+import { createAdapters, type Adapters } from './adapters/index.ts'
+import { createBroker, type Broker, type BrokerPorts } from './broker/index.ts'
+import { buildApp } from './route/app.ts'
+import { loadHooks, type NodeHooks } from './hooks.ts'
+
+export type { NodeHooks } from './hooks.ts'
+
+export interface NodeOptions {
+  roles: { broker: boolean; route: boolean }
+  /** Settings over the defaults (the environment is not read: cli.ts does that). */
+  settings?: Partial<Config>
+  /** Default: createAdapters(settings), closed by close(). Given adapters stay the caller's to close. */
+  adapters?: Adapters
+  /** Default: the module named by settings.hooks, if any. */
+  hooks?: NodeHooks
+  /** Default: createLogger(settings.logLevel). */
+  logger?: Logger
+}
+
+export interface NodeAddresses {
+  broker?: BrokerPorts
+  /** The route's port (the bound one when settings.routePort is 0). */
+  routePort?: number
+}
+
+export interface CimNode {
+  readonly config: Config
+  readonly adapters: Adapters
+  readonly broker?: Broker
+  /** The route's fastify app (app.inject() works before listen()). */
+  readonly app?: FastifyInstance
+  /** Binds the broker (then registers it in discovery), then the route. */
+  listen(): Promise<NodeAddresses>
+  /** Broker first (deregister, drain), then the route, then the adapters if the node made them. */
+  close(): Promise<void>
+}
+
+export async function createNode(opts: NodeOptions): Promise<CimNode> {
+  const config = resolveConfig(opts.settings, {})
+  const logger = opts.logger ?? createLogger(config.logLevel)
+  const hooks = opts.hooks ?? (config.hooks ? await loadHooks(config.hooks) : {})
+  // Connection trouble the adapters retry by themselves (Redis reconnects, an expired ZooKeeper
+  // session being replaced) is logged, so an operator can tell why a node went quiet.
+  const adapters = opts.adapters ?? await createAdapters(config, { onError: (err) => logger.warn({ err: err.message }, 'backend connection') })
+  const ownsAdapters = !opts.adapters
+  let broker: Broker | undefined
+  let app: FastifyInstance | undefined
+  try {
+    broker = opts.roles.broker
+      ? createBroker({ config, adapters, logger: logger.child({ part: 'broker' }), auth: hooks.auth, uplink: hooks.uplink })
+      : undefined
+    app = opts.roles.route
+      ? await buildApp({ config, adapters, logger: logger.child({ part: 'route' }), balancer: hooks.balancer })
+      : undefined
+  } catch (err) {
+    if (ownsAdapters) await adapters.close()
+    throw err
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    config, adapters, broker, app,
+    async listen() {
+      const out: NodeAddresses = {}
+      if (broker) out.broker = await broker.listen()
+      if (app) {
+        await app.listen({ host: config.host, port: config.routePort })
+        out.routePort = (app.server.address() as AddressInfo).port
+      }
+      return out
+    },
+    close() {
+      closing ??= (async () => {
+        await broker?.close()
+        await app?.close()
+        if (ownsAdapters) await adapters.close()
+      })()
+      return closing
+    },
+  }
+}
