@@ -156,6 +156,11 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
  */
 function countForward(stats: MqttStats): NonNullable<AedesOptions['authorizeForward']> {
   return (client, packet) => {
+    // QoS 0 (the fan-out case) needs no lookup: it is sent at 0 whatever the subscription says.
+    if (packet.qos === 0) {
+      stats.messagesOut[0]++
+      return packet
+    }
     const sub = (client as ClientWithSubscriptions).subscriptions[packet.topic] as { qos?: number } | undefined
     const qos = sub && (sub.qos ?? 0) < packet.qos ? (sub.qos ?? 0) : packet.qos
     stats.messagesOut[qos as 0 | 1 | 2]++
