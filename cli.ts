@@ -14,7 +14,8 @@ import { runConsoleClient } from './client/console.ts'
 
 function addSettings(cmd: Command): Command {
   for (const s of settings) {
-    const flag = `${s.flag} <${s.kind === 'number' ? 'n' : 'value'}>`
+    if (!s.flag) continue // a config-file-only (json) setting
+    const flag = s.kind === 'boolean' ? s.flag : `${s.flag} <${s.kind === 'number' ? 'n' : 'value'}>`
     const def = s.default !== '' ? ` (default: ${s.default})` : s.defaultText ? ` (default: ${s.defaultText.replace(/`/g, '')})` : ''
     const opt = new Option(flag, `${s.description}${def}; env ${s.env}`)
     if (s.choices) opt.choices(s.choices as string[])
@@ -28,6 +29,7 @@ function addSettings(cmd: Command): Command {
 function toConfig(opts: Record<string, unknown>): Config {
   const overrides: Record<string, unknown> = {}
   for (const s of settings) {
+    if (!s.flag) continue
     const name = s.flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
     if (opts[name] !== undefined) overrides[s.key] = opts[name]
   }

@@ -8,8 +8,12 @@ import {
 } from './config.ts'
 
 /** A valid value for a setting other than its default. */
-const sample = (s: (typeof settings)[number]): string | number =>
-  s.choices ? s.choices[s.choices.length - 1] : s.kind === 'number' ? 4242 : `v-${s.key}`
+const sample = (s: (typeof settings)[number]): unknown =>
+  s.choices ? s.choices[s.choices.length - 1]
+    : s.kind === 'number' ? 4242
+    : s.kind === 'boolean' ? !s.default
+    : s.kind === 'json' ? [{ sample: s.key }]
+    : `v-${s.key}`
 
 function writeJson(value: unknown): string {
   const file = join(mkdtempSync(join(tmpdir(), 'cim-config-')), 'c.json')
@@ -50,7 +54,7 @@ describe('resolveConfig', () => {
 describe('the settings table', () => {
   it('keeps every flag, variable and default of the contract', () => {
     // Operators' scripts and deployments use these names: renaming one is a breaking change.
-    expect(settings.map((s) => `${s.flag} ${s.env} ${s.default}`)).toEqual([
+    expect(settings.map((s) => `${s.flag ?? s.key} ${s.env ?? '-'} ${s.default}`)).toEqual([
       '--host CIM_HOST 0.0.0.0', '--advertise-host CIM_ADVERTISE_HOST ', '--route-port CIM_ROUTE_PORT 8083',
       '--cim-port CIM_CIM_PORT 11211', '--broker-http-port CIM_BROKER_HTTP_PORT 8081', '--mqtt-port CIM_MQTT_PORT 1883',
       '--ws-port CIM_WS_PORT 9001', '--broker-id CIM_BROKER_ID ', '--strategy CIM_STRATEGY consistent-hash',
@@ -62,16 +66,22 @@ describe('the settings table', () => {
       '--device-push-topic CIM_DEVICE_PUSH_TOPIC devices/{deviceId}/push', '--broadcast-topic CIM_BROADCAST_TOPIC devices/broadcast',
       '--uplink-prefix CIM_UPLINK_PREFIX uplink/', '--log-level CIM_LOG_LEVEL info', '--redis CIM_REDIS_URL ',
       '--zookeeper CIM_ZOOKEEPER ', '--zk-root CIM_ZK_ROOT /cim', '--zk-session-timeout-ms CIM_ZK_SESSION_TIMEOUT_MS 10000',
-      '--hooks CIM_HOOKS ',
+      '--hooks CIM_HOOKS ', '--compat CIM_COMPAT false', '--insecure CIM_INSECURE false', '--api-keys CIM_API_KEYS ',
+      'namedApiKeys - ', '--token-secret CIM_TOKEN_SECRET ', '--token-public-key CIM_TOKEN_PUBLIC_KEY ',
+      '--token-private-key CIM_TOKEN_PRIVATE_KEY ', '--token-ttl-seconds CIM_TOKEN_TTL_SECONDS 3600',
+      '--tls-cert CIM_TLS_CERT ', '--tls-key CIM_TLS_KEY ', '--mqtts-port CIM_MQTTS_PORT 8883', '--wss-port CIM_WSS_PORT 9443',
+      '--cim-tls-port CIM_CIM_TLS_PORT 11443', '--ws-origins CIM_WS_ORIGINS ', 'mqttAcl - ',
     ])
     expect(defaults).toEqual(Object.fromEntries(settings.map((s) => [s.key, s.default])))
   })
 
   it.each(settings.map((s) => [s.key, s]))('%s is read from its variable and from a config file, and explicit values win', (key, s) => {
     const value = sample(s)
-    expect(resolveConfig({}, { [s.env]: String(value) })[key]).toBe(value)
-    expect(resolveConfig({}, {}, readConfigFile(writeJson({ [key]: value })))[key]).toBe(value)
-    expect(resolveConfig({ [key]: value } as Partial<Config>, { [s.env]: String(s.kind === 'number' ? 1 : 'other') })[key]).toBe(value)
+    if (s.env) expect(resolveConfig({}, { [s.env]: String(value) })[key]).toEqual(value)
+    else expect(s.kind).toBe('json') // a structured setting lives in the config file only
+    expect(resolveConfig({}, {}, readConfigFile(writeJson({ [key]: value })))[key]).toEqual(value)
+    const other = s.kind === 'number' ? '1' : s.kind === 'boolean' ? String(s.default) : 'other'
+    expect(resolveConfig({ [key]: value } as Partial<Config>, s.env ? { [s.env]: other } : {})[key]).toEqual(value)
   })
 
   it('gives each part only its slice', () => {

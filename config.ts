@@ -11,11 +11,13 @@ import { networkInterfaces } from 'node:os'
 export type Part = 'broker' | 'route' | 'adapters' | 'cli'
 
 interface SettingSpec {
-  flag: `--${string}`
-  env: `CIM_${string}`
-  kind: 'string' | 'number'
+  /** Absent for a `json` setting, which only a config file can hold. */
+  flag?: `--${string}`
+  env?: `CIM_${string}`
+  /** `boolean`: a flag without a value (`--compat`), env `true`/`false`/`1`/`0`. `json`: config file only. */
+  kind: 'string' | 'number' | 'boolean' | 'json'
   /** `''` means "none" or "computed at start-up" (then `defaultText` says how, for the docs). */
-  default: string | number
+  default: string | number | boolean | readonly unknown[]
   /** The README's default column when the default is computed at start-up. */
   defaultText?: string
   description: string
@@ -62,13 +64,37 @@ const table = {
   zkSessionTimeoutMs: { flag: '--zk-session-timeout-ms', env: 'CIM_ZK_SESSION_TIMEOUT_MS', kind: 'number', default: 10_000, parts: ['adapters'], description: 'ZooKeeper session timeout: how long a crashed broker stays listed' },
   // Loaded by cli.ts / createNode (hooks.ts): the operator's own code without a fork.
   hooks: { flag: '--hooks', env: 'CIM_HOOKS', kind: 'string', default: '', parts: ['cli'], description: 'ES module (path from the working directory) exporting auth, uplink and/or balancer hooks' },
+  // Security (docs/security.md). With none of these set, a node runs open (the laptop default).
+  compat: { flag: '--compat', env: 'CIM_COMPAT', kind: 'boolean', default: false, defaultText: '`true` for `cim start`, else `false`', parts: ['broker', 'route'], description: 'upstream-compatible endpoints and token-less CIM logins (the upstream trust model)' },
+  insecure: { flag: '--insecure', env: 'CIM_INSECURE', kind: 'boolean', default: false, parts: ['cli'], description: 'run cim broker / cim route without API keys and a token key, or cim start on a non-loopback interface with security off' },
+  apiKeys: { flag: '--api-keys', env: 'CIM_API_KEYS', kind: 'string', default: '', parts: ['route'], description: 'comma-separated REST API keys with full access (push, read, admin)' },
+  namedApiKeys: { kind: 'json', default: [], defaultText: 'config file only', parts: ['route'], description: 'named REST API keys stored as hashes, with scopes: `[{"name": "billing", "sha256": "<hex>", "scopes": ["push", "read", "admin"]}]`' },
+  tokenSecret: { flag: '--token-secret', env: 'CIM_TOKEN_SECRET', kind: 'string', default: '', parts: ['broker', 'route'], description: 'HS256 secret that signs and verifies user and device tokens (JWT)' },
+  tokenPublicKey: { flag: '--token-public-key', env: 'CIM_TOKEN_PUBLIC_KEY', kind: 'string', default: '', parts: ['broker', 'route'], description: 'PEM file: verify RS256/ES256 user and device tokens' },
+  tokenPrivateKey: { flag: '--token-private-key', env: 'CIM_TOKEN_PRIVATE_KEY', kind: 'string', default: '', parts: ['route'], description: 'PEM file: lets the route mint RS256/ES256 tokens (else only the backend signs them)' },
+  tokenTtlSeconds: { flag: '--token-ttl-seconds', env: 'CIM_TOKEN_TTL_SECONDS', kind: 'number', default: 3600, parts: ['route'], description: 'lifetime of the tokens the route mints' },
+  tlsCert: { flag: '--tls-cert', env: 'CIM_TLS_CERT', kind: 'string', default: '', parts: ['broker', 'route'], description: 'PEM certificate (chain) for TLS on every listener; reloaded on SIGHUP and on change' },
+  tlsKey: { flag: '--tls-key', env: 'CIM_TLS_KEY', kind: 'string', default: '', parts: ['broker', 'route'], description: 'PEM private key of --tls-cert' },
+  mqttsPort: { flag: '--mqtts-port', env: 'CIM_MQTTS_PORT', kind: 'number', default: 8883, parts: ['broker'], description: 'MQTT over TLS port (with --tls-cert)' },
+  wssPort: { flag: '--wss-port', env: 'CIM_WSS_PORT', kind: 'number', default: 9443, parts: ['broker'], description: 'MQTT over secure WebSocket port (with --tls-cert)' },
+  cimTlsPort: { flag: '--cim-tls-port', env: 'CIM_CIM_TLS_PORT', kind: 'number', default: 11443, parts: ['broker'], description: 'CIM over TLS port (with --tls-cert)' },
+  wsOrigins: { flag: '--ws-origins', env: 'CIM_WS_ORIGINS', kind: 'string', default: '', parts: ['broker'], description: 'comma-separated Origin allow-list for MQTT over WebSocket (empty: any Origin)' },
+  mqttAcl: { kind: 'json', default: [], defaultText: 'config file only', parts: ['broker'], description: 'operator MQTT rules, checked in order before the built-in ones: `[{"permission": "allow", "action": "publish", "topic": "sensors/{clientId}/#"}]`' },
 } as const satisfies Record<string, SettingSpec>
 
 type Table = typeof table
-type ValueOf<S> = S extends { choices: readonly (infer C)[] } ? C : S extends { kind: 'number' } ? number : string
+/** A named REST API key as the config file holds it: the key's SHA-256 (hex), never the key. */
+export interface NamedApiKey { name: string; sha256: string; scopes: Array<'push' | 'read' | 'admin'> }
+/** One operator MQTT rule; `{clientId}` in `topic` stands for the client's own id. */
+export interface MqttAclRule { permission: 'allow' | 'deny'; action: 'publish' | 'subscribe'; topic: string }
+/** The type of each `json` setting. */
+interface JsonSettings { namedApiKeys: NamedApiKey[]; mqttAcl: MqttAclRule[] }
+
+type ValueOf<K, S> = K extends keyof JsonSettings ? JsonSettings[K]
+  : S extends { choices: readonly (infer C)[] } ? C : S extends { kind: 'number' } ? number : S extends { kind: 'boolean' } ? boolean : string
 
 /** Every setting with its type: a `choices` setting is the union of its choices. */
-export type Config = { -readonly [K in keyof Table]: ValueOf<Table[K]> }
+export type Config = { -readonly [K in keyof Table]: ValueOf<K, Table[K]> }
 
 /** The keys a part reads (`parts` in the table). */
 export type KeysOf<P extends Part> = { [K in keyof Table]: P extends Table[K]['parts'][number] ? K : never }[keyof Table]
@@ -91,17 +117,31 @@ export const defaults: Readonly<Config> = Object.freeze(Object.fromEntries(setti
 /** The README "Configuration" table rows (scripts/readme-tables.ts prints them; test/docs.test.ts compares). */
 export function settingsTableRows(): string[] {
   return settings.map((s) => {
-    const d = s.default === '' ? (s.defaultText ?? '—') : `\`${s.default}\``
-    return `| \`${s.flag}\` | \`${s.env}\` | ${d} | ${s.description}${s.choices ? ` (${s.choices.join(', ')})` : ''} |`
+    const d = s.defaultText ?? (s.default === '' ? '—' : `\`${s.default}\``)
+    const flag = s.flag ? `\`${s.flag}\`` : `\`${s.key}\` (file)`
+    const env = s.env ? `\`${s.env}\`` : '—'
+    return `| ${flag} | ${env} | ${d} | ${s.description}${s.choices ? ` (${s.choices.join(', ')})` : ''} |`
   })
 }
 
-/** A value for setting `s`, checked: a non-negative number, or one of the choices. */
-function parse(s: Setting, raw: string | number, source: string): string | number {
+/** A value for setting `s`, checked: a non-negative number, a boolean, a JSON list, or one of the choices. */
+function parse(s: Setting, raw: unknown, source: string): unknown {
   if (s.kind === 'number') {
     const n = Number(raw)
-    if (!Number.isFinite(n) || n < 0) throw new Error(`${source}: expected a non-negative number, got "${raw}"`)
+    if (typeof raw === 'boolean' || !Number.isFinite(n) || n < 0) throw new Error(`${source}: expected a non-negative number, got "${String(raw)}"`)
     return n
+  }
+  if (s.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw
+    const v = String(raw).toLowerCase()
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true
+    if (['0', 'false', 'no', 'off'].includes(v)) return false
+    throw new Error(`${source}: expected true or false, got "${String(raw)}"`)
+  }
+  if (s.kind === 'json') {
+    // Each item's shape is checked by the part that reads it (security/), with a clear error.
+    if (!Array.isArray(raw)) throw new Error(`${source}: expected a JSON list, got ${JSON.stringify(raw)}`)
+    return raw
   }
   const v = String(raw)
   if (s.choices && !s.choices.includes(v)) throw new Error(`${source}: expected one of ${s.choices.join(', ')}, got "${v}"`)
@@ -125,23 +165,25 @@ export function readConfigFile(path: string): Partial<Config> {
   for (const [key, value] of Object.entries(parsed)) {
     const s = byKey.get(key)
     if (!s) throw new Error(`config file ${path}: unknown setting "${key}" (known: ${[...byKey.keys()].join(', ')})`)
-    if (typeof value !== s.kind) throw new Error(`config file ${path}: "${key}" must be a ${s.kind}, got ${JSON.stringify(value)}`)
-    parse(s, value as string | number, `config file ${path}: "${key}"`)
+    const jsonType = s.kind === 'json' ? 'object' : s.kind
+    if (typeof value !== jsonType) throw new Error(`config file ${path}: "${key}" must be a ${s.kind === 'json' ? 'JSON list' : s.kind}, got ${JSON.stringify(value)}`)
+    parse(s, value, `config file ${path}: "${key}"`)
   }
   return parsed as Partial<Config>
 }
 
 /**
- * Resolves configuration: defaults < config file < environment < explicit values (CLI flags,
- * test overrides). Throws a clear error for a value that is not a number or not one of the choices.
+ * Resolves configuration: defaults < the process mode's defaults (`cim start` binds loopback and
+ * turns compat on) < config file < environment < explicit values (CLI flags, test overrides).
+ * Throws a clear error for a value that is not a number, a boolean, or one of the choices.
  */
-export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env, file: Partial<Config> = {}): Config {
-  const out: Config = { ...defaults }
-  const target = out as unknown as Record<string, string | number>
+export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env, file: Partial<Config> = {}, modeDefaults: Partial<Config> = {}): Config {
+  const out: Config = { ...defaults, ...modeDefaults }
+  const target = out as unknown as Record<string, unknown>
   for (const s of settings) {
-    const raw = overrides[s.key] ?? env[s.env] ?? file[s.key]
+    const raw = overrides[s.key] ?? (s.env ? env[s.env] : undefined) ?? file[s.key]
     if (raw === undefined || raw === '') continue
-    target[s.key] = parse(s, raw, `${s.flag} / ${s.env}`)
+    target[s.key] = parse(s, raw, s.flag ? `${s.flag} / ${s.env}` : `"${s.key}"`)
   }
   if (!out.advertiseHost) out.advertiseHost = defaultAdvertiseHost()
   return out

@@ -64,6 +64,12 @@ export const catalogue = {
   // Bus (broker/api): a request kind this broker does not handle, e.g. from a newer route during a
   // rolling upgrade. The broker answers it with this code instead of leaving the caller to time out.
   UnknownRequest: entry('CIM_UNKNOWN_REQUEST', 501, 'Unknown bus request %s', CompatCode.FAIL),
+  // Security (docs/security.md): a login or connect whose token is past its `exp` (the client asks
+  // its token provider for a new one), or was issued before a revocation; a feature whose keys are
+  // not configured (e.g. minting RS256 tokens with only a public key).
+  TokenExpired: entry('CIM_TOKEN_EXPIRED', 401, 'Token expired: %s', CompatCode.FAIL),
+  TokenRevoked: entry('CIM_TOKEN_REVOKED', 401, 'Token revoked: %s', CompatCode.FAIL),
+  NotConfigured: entry('CIM_NOT_CONFIGURED', 501, 'Not configured: %s', CompatCode.FAIL),
 } as const satisfies Record<string, Entry>
 
 export type ErrorName = keyof typeof catalogue

@@ -16,9 +16,9 @@ describe('README tables', () => {
     expect(rows).toEqual(settingsTableRows())
   })
 
-  it.each(settings.map((s) => [s.flag, s.env]))('documents %s / %s', (flag, env) => {
+  it.each(settings.map((s) => [s.flag ?? s.key, s.env ?? '']))('documents %s / %s', (flag, env) => {
     expect(readme).toContain(`\`${flag}\``)
-    expect(readme).toContain(`\`${env}\``)
+    if (env) expect(readme).toContain(`\`${env}\``)
   })
 
   it.each(Object.values(catalogue).map((e) => [e.code]))('documents error code %s', (code) => {

@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const READY_TIMEOUT_MS = 60_000
 
 /** Config keys and their values, as a test gives them to a process. */
-export type Settings = Partial<Record<keyof Config, string | number>>
+export type Settings = Partial<Record<keyof Config, string | number | boolean>>
 
 /** The environment of a child: ours without CIM_* settings, so nothing leaks in from the shell. */
 function childEnv(): NodeJS.ProcessEnv {
@@ -34,8 +34,10 @@ function flagsOf(values: Settings): string[] {
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined) continue
     const setting = settings.find((s) => s.key === key)
-    if (!setting) throw new Error(`unknown setting ${key}`)
-    out.push(setting.flag, String(value))
+    if (!setting?.flag) throw new Error(`unknown setting ${key}, or one with no flag`)
+    if (setting.kind === 'boolean') {
+      if (value === true || value === 'true') out.push(setting.flag)
+    } else out.push(setting.flag, String(value))
   }
   return out
 }
@@ -44,7 +46,9 @@ function flagsOf(values: Settings): string[] {
 function envOf(values: Settings): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(values)) {
-    if (value !== undefined) env[settings.find((s) => s.key === key)!.env] = String(value)
+    const name = settings.find((s) => s.key === key)?.env
+    if (!name) throw new Error(`unknown setting ${key}, or one with no variable`)
+    if (value !== undefined) env[name] = String(value)
   }
   return env
 }
