@@ -29,7 +29,7 @@ const table = {
   host: { flag: '--host', env: 'CIM_HOST', kind: 'string', default: '0.0.0.0', parts: ['broker', 'cli'], description: 'interface to bind' },
   // Upstream cim resolves the hostname, which on Debian maps to 127.0.1.1 and sends remote clients
   // to their own loopback; the default is the first non-internal IPv4 (defaultAdvertiseHost).
-  advertiseHost: { flag: '--advertise-host', env: 'CIM_ADVERTISE_HOST', kind: 'string', default: '', defaultText: 'first non-loopback IPv4', parts: ['broker', 'cli'], description: 'host clients are told to connect to' },
+  advertiseHost: { flag: '--advertise-host', env: 'CIM_ADVERTISE_HOST', kind: 'string', default: '', defaultText: '`host` when it is loopback, else the first non-loopback IPv4', parts: ['broker', 'cli'], description: 'host clients are told to connect to' },
   routePort: { flag: '--route-port', env: 'CIM_ROUTE_PORT', kind: 'number', default: 8083, parts: ['cli'], description: 'route REST port' },
   cimPort: { flag: '--cim-port', env: 'CIM_CIM_PORT', kind: 'number', default: 11211, parts: ['broker'], description: 'broker CIM TCP port' },
   brokerHttpPort: { flag: '--broker-http-port', env: 'CIM_BROKER_HTTP_PORT', kind: 'number', default: 8081, parts: ['broker'], description: 'broker HTTP port (health, metrics)' },
@@ -185,8 +185,14 @@ export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.Proce
     if (raw === undefined || raw === '') continue
     target[s.key] = parse(s, raw, s.flag ? `${s.flag} / ${s.env}` : `"${s.key}"`)
   }
-  if (!out.advertiseHost) out.advertiseHost = defaultAdvertiseHost()
+  // A node bound to loopback can only be reached there (the `cim start` default): advertise that.
+  if (!out.advertiseHost) out.advertiseHost = isLoopbackHost(out.host) ? out.host : defaultAdvertiseHost()
   return out
+}
+
+/** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
 /**

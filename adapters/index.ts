@@ -9,6 +9,7 @@ import type { Bus } from './bus/index.ts'
 import type { Inbox } from './inbox/index.ts'
 import type { Idempotency } from './idempotency/index.ts'
 import type { MqttBackendFactory } from './mqtt/index.ts'
+import type { Revocations } from './revocations/index.ts'
 import { MemoryAccounts } from './accounts/memory.ts'
 import { MemoryPresence } from './presence/memory.ts'
 import { MemoryDiscovery } from './discovery/memory.ts'
@@ -16,6 +17,7 @@ import { MemoryBus } from './bus/memory.ts'
 import { MemoryInbox } from './inbox/memory.ts'
 import { MemoryIdempotency } from './idempotency/memory.ts'
 import { memoryMqttBackend } from './mqtt/memory.ts'
+import { MemoryRevocations } from './revocations/memory.ts'
 import type { AdapterSettings } from '../config.ts'
 import { codedError } from '../errors.ts'
 import { openRedis, quit, DEFAULT_PREFIX } from './redis.ts'
@@ -25,6 +27,7 @@ import { RedisBus } from './bus/redis.ts'
 import { RedisInbox } from './inbox/redis.ts'
 import { RedisIdempotency } from './idempotency/redis.ts'
 import { redisMqttBackend } from './mqtt/redis.ts'
+import { RedisRevocations } from './revocations/redis.ts'
 import { ZooKeeperDiscovery } from './discovery/zookeeper.ts'
 
 export interface Adapters {
@@ -36,6 +39,8 @@ export interface Adapters {
   /** Push idempotency keys (claimed once across route nodes, answer remembered for the window). */
   idempotency: Idempotency
   mqtt: MqttBackendFactory
+  /** Token revocation cut-offs per user / device (security/tokens.ts reads them at every check). */
+  revocations: Revocations
   /** Closes every adapter (connections to Redis / ZooKeeper). */
   close(): Promise<void>
 }
@@ -53,6 +58,7 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   const bus = new MemoryBus()
   const inbox = new MemoryInbox({ maxPerUser: opts.inboxMaxPerUser ?? 1000 })
   const idempotency = new MemoryIdempotency()
+  const revocations = new MemoryRevocations()
   // One in-process mq and persistence shared by every aedes instance of this process, so several
   // brokers built in one process (tests) see each other's retained messages and publishes.
   // aedes closes its mq when it closes; the shared one must outlive any single broker, so each
@@ -67,10 +73,10 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
     },
   })
   return {
-    accounts, presence, discovery, bus, inbox, idempotency,
+    accounts, presence, discovery, bus, inbox, idempotency, revocations,
     mqtt: () => ({ mq: sharedMq, persistence: backend.persistence }),
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close()])
       await new Promise<void>((resolve) => mq.close(() => resolve()))
     },
   }
@@ -128,15 +134,16 @@ export async function createAdapters(
   const bus = new RedisBus(shared)
   const inbox = new RedisInbox({ ...shared, maxPerUser: inboxMaxPerUser })
   const idempotency = new RedisIdempotency(shared)
+  const revocations = new RedisRevocations(shared)
   const mqtt = redisMqttBackend({ redis: config.redisUrl, prefix: shared.prefix, onError: opts.onError })
   return {
-    accounts, presence, discovery, bus, inbox, idempotency,
+    accounts, presence, discovery, bus, inbox, idempotency, revocations,
     mqtt: mqtt.factory,
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), mqtt.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), mqtt.close()])
       await quit(client)
     },
   }
 }
 
-export type { Accounts, Presence, Discovery, Bus, Inbox, Idempotency }
+export type { Accounts, Presence, Discovery, Bus, Inbox, Idempotency, Revocations }

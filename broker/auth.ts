@@ -3,7 +3,9 @@
  * MQTT connections go through the same object, so one policy covers both protocols.
  */
 import type { Accounts } from '../adapters/accounts/index.ts'
-import { pushTopicOf, pushTopicRoot } from '../adapters/mqtt/topics.ts'
+import type { TokenService } from '../security/tokens.ts'
+import { codedError, isCatalogued } from '../errors.ts'
+import { checkDeviceToken, type DeviceGrant } from './mqtt/credentials.ts'
 
 export interface UserLogin {
   userId: number
@@ -23,9 +25,25 @@ export interface DeviceLogin {
 /** `true` to accept, or a reason string to refuse (logged, and sent to proto=2 clients). */
 export type AuthDecision = true | string
 
+/** A refusal with its catalogue code (e.g. `codedError('TokenExpired', ...)`), sent as the LOGIN_REPLY code. */
+export interface AuthRefusal { code: string; message: string }
+
+/** A user login may also be refused with a code; a plain string still means CIM_UNAUTHORIZED. */
+export type UserAuthDecision = AuthDecision | AuthRefusal
+
+/**
+ * A device may be let in with a role (DeviceGrant, from its token) or refused with a code; `true`
+ * means an ordinary device, a plain string CIM_UNAUTHORIZED (broker/mqtt/auth.ts maps them to CONNACK).
+ */
+export type DeviceAuthDecision = AuthDecision | AuthRefusal | DeviceGrant
+
+/**
+ * The topic hooks run after the built-in MQTT topic rules (security/mqtt-acl.ts, always applied by
+ * broker/mqtt/auth.ts; docs/security.md, MQTT topic rules): they can only refuse more.
+ */
 export interface AuthHooks {
-  authenticateUser(login: UserLogin): Promise<AuthDecision>
-  authenticateDevice(login: DeviceLogin): Promise<AuthDecision>
+  authenticateUser(login: UserLogin): Promise<UserAuthDecision>
+  authenticateDevice(login: DeviceLogin): Promise<DeviceAuthDecision>
   authorizePublish(clientId: string, topic: string): Promise<AuthDecision>
   authorizeSubscribe(clientId: string, topic: string): Promise<AuthDecision>
 }
@@ -34,33 +52,59 @@ export interface DefaultAuthOptions {
   accounts: Accounts
   /** Topics devices may not publish to (server-owned push topics). Default: `devices/+/push`, broadcast. */
   reservedPrefixes?: string[]
+  /** Login tokens (docs/security.md, Tokens): checked when a verification key is configured. */
+  tokens?: TokenService
+  /** Upstream trust model: a CIM login WITHOUT a token is let in (one with a token is still checked). */
+  compat?: boolean
+}
+
+/** Refusal codes a token check may end with; anything else (a Redis failure) is thrown on. */
+const TOKEN_REFUSALS = new Set(['CIM_UNAUTHORIZED', 'CIM_TOKEN_EXPIRED', 'CIM_TOKEN_REVOKED'])
+
+/**
+ * The user's login token, when token checks are on: `true`, or the coded refusal. A token of
+ * another user (sub ≠ userId) is refused like a forged one.
+ */
+async function checkUserToken(tokens: TokenService, compat: boolean, userId: number, token: string | undefined): Promise<true | AuthRefusal> {
+  if (!token) return compat ? true : codedError('Unauthorized', 'a login token is required')
+  try {
+    const claims = await tokens.verify(token, 'user')
+    return claims.sub === String(userId) ? true : codedError('Unauthorized', `the token is not userId ${userId}'s`)
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (isCatalogued(code) && TOKEN_REFUSALS.has(code)) return err as AuthRefusal
+    throw err
+  }
 }
 
 /**
  * Defaults: a CIM login must name a registered userId whose userName matches (upstream lets a
- * client claim any userId on the socket); devices may connect freely but may not publish into
- * the server-owned push topics, and may subscribe only to their own push topic among them.
+ * client claim any userId on the socket) and, when a token key is configured, carry that user's
+ * token (unless compat lets token-less logins in; docs/security.md, Tokens); with a token key, an MQTT
+ * client's password must be a device token for its client id (else devices connect freely).
  */
 export function defaultAuth(opts: DefaultAuthOptions & { devicePushTopic: string; broadcastTopic: string }): AuthHooks {
-  const pushRoot = pushTopicRoot(opts.devicePushTopic)
   return {
-    async authenticateUser({ userId, userName }) {
+    async authenticateUser({ userId, userName, token }) {
+      // The token first: a caller without one learns nothing about which accounts exist.
+      if (opts.tokens?.enabled) {
+        const checked = await checkUserToken(opts.tokens, opts.compat ?? false, userId, token)
+        if (checked !== true) return checked
+      }
       const account = await opts.accounts.get(userId)
       if (!account) return `unknown userId ${userId}`
       if (account.userName !== userName) return `userId ${userId} is not registered as ${userName}`
       return true
     },
-    async authenticateDevice() {
+    // With a token key, the CONNECT password is a device token for this client id (broker/mqtt/credentials.ts).
+    async authenticateDevice({ clientId, password }) {
+      return opts.tokens?.enabled ? checkDeviceToken(opts.tokens, clientId, password) : true
+    },
+    // The device topic rules live in security/mqtt-acl.ts and hold for every client, hooks or not.
+    async authorizePublish() {
       return true
     },
-    async authorizePublish(clientId, topic) {
-      if (topic === opts.broadcastTopic || (pushRoot && topic.startsWith(pushRoot))) return `topic ${topic} is reserved for server pushes`
-      return true
-    },
-    async authorizeSubscribe(clientId, topic) {
-      if (pushRoot && topic.startsWith(pushRoot) && topic !== pushTopicOf(opts.devicePushTopic, clientId)) {
-        return `topic ${topic} belongs to another device`
-      }
+    async authorizeSubscribe() {
       return true
     },
   }

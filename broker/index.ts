@@ -12,8 +12,11 @@ import { createMqttNode } from './mqtt/index.ts'
 import { BrokerRegistration } from './registration.ts'
 import { BrokerClient } from './api/client.ts'
 import { codedError } from '../errors.ts'
+import { tlsPathsOf, watchTls, type TlsWatcher } from '../security/tls.ts'
 import { newMqttStats, type Broker, type BrokerDeps, type BrokerPorts, type MqttNode, type UplinkRelay } from './types.ts'
 import type { AuthHooks } from './auth.ts'
+import { createTokenService } from '../security/tokens.ts'
+import { MqttAcl } from '../security/mqtt-acl.ts'
 
 export type { Broker, BrokerDeps, BrokerPorts } from './types.ts'
 
@@ -22,8 +25,15 @@ export function createBroker(deps: BrokerDeps): Broker {
   const logger = deps.logger
   // An operator's hooks (a --hooks module) replace the defaults one by one: refusing some users
   // need not re-implement the device topic rules.
+  // Reads the key files now: a bad key fails the start, not the first login.
+  const tokens = deps.tokens ?? createTokenService(config, adapters.revocations)
+  // The MQTT topic rules, operator rules (mqttAcl) checked now: a bad rule fails the start.
+  const mqttAcl = new MqttAcl(config)
   const auth: AuthHooks = {
-    ...defaultAuth({ accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic }),
+    ...defaultAuth({
+      accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic,
+      tokens, compat: config.compat,
+    }),
     ...deps.auth,
   }
   const uplink: UplinkRelay = deps.uplink ?? ((m) => {
@@ -37,6 +47,7 @@ export function createBroker(deps: BrokerDeps): Broker {
   let started: Promise<BrokerPorts> | undefined
   let listening: Promise<BrokerPorts> | undefined
   let closing: Promise<void> | undefined
+  let tls: TlsWatcher | undefined
 
   const cim = new CimServer({ config, adapters, auth, logger: logger.child({ component: 'cim' }) })
   const delivery = new Delivery({ bus: adapters.bus, cim, mqtt: () => mqtt, logger })
@@ -62,12 +73,18 @@ export function createBroker(deps: BrokerDeps): Broker {
   })
 
   async function start(): Promise<BrokerPorts> {
+    // With a certificate, every client listener also listens with TLS (docs/security.md, TLS);
+    // a pair that does not load stops the start here.
+    const tlsPaths = tlsPathsOf(config)
+    if (tlsPaths) tls = watchTls(tlsPaths, { logger: logger.child({ component: 'tls' }) })
     const cimPort = await cim.listen(config.cimPort, config.host)
+    const cimTlsPort = tls && await cim.listenTls(config.cimTlsPort, config.host, tls)
     const httpPort = await http.listen(config.brokerHttpPort, config.host)
     id = brokerIdOf({ ...config, cimPort, brokerHttpPort: httpPort })
     cim.brokerId = id
-    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats })
-    const { mqttPort, wsPort } = await mqtt.listen()
+    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats, tls, acl: mqttAcl })
+    const { mqttPort, wsPort, mqttsPort, wssPort } = await mqtt.listen()
+    const tlsPorts = tls ? { cimTlsPort, mqttsPort, wssPort } : {}
     await delivery.start(id)
     // Kicks a replaced login held by another broker (repeatLogin = kick-old).
     const client = new BrokerClient(adapters.bus, adapters.discovery, config.deliveryTimeoutMs, `broker:${id}:client`)
@@ -75,11 +92,11 @@ export function createBroker(deps: BrokerDeps): Broker {
     brokerClient = client
     cim.kickRemote = (brokerId, req) => client.kick(brokerId, req)
     await registration.register({
-      id, host: config.advertiseHost, cimPort, httpPort, mqttPort, wsPort,
+      id, host: config.advertiseHost, cimPort, httpPort, mqttPort, wsPort, ...tlsPorts,
       connections: connections(), draining: false, startedAt: Date.now(),
     })
-    logger.info({ brokerId: id, cimPort, httpPort, mqttPort, wsPort }, 'broker listening')
-    return { cimPort, httpPort, mqttPort, wsPort }
+    logger.info({ brokerId: id, cimPort, httpPort, mqttPort, wsPort, ...tlsPorts }, 'broker listening')
+    return { cimPort, httpPort, mqttPort, wsPort, ...tlsPorts }
   }
 
   async function stop(): Promise<void> {
@@ -96,6 +113,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     await delivery.stop()
     await brokerClient?.close()
     await http.close()
+    tls?.close()
     logger.info({ brokerId: id }, 'broker closed')
   }
 

@@ -3,6 +3,9 @@ import type { Logger } from 'pino'
 import type { BrokerSettings } from '../config.ts'
 import type { Adapters } from '../adapters/index.ts'
 import type { AuthHooks } from './auth.ts'
+import type { TokenService } from '../security/tokens.ts'
+import type { TlsWatcher } from '../security/tls.ts'
+import type { MqttAcl } from '../security/mqtt-acl.ts'
 
 /** A device publish under the uplink prefix, handed to the relay. */
 export interface UplinkMessage {
@@ -25,6 +28,8 @@ export interface BrokerDeps {
   auth?: Partial<AuthHooks>
   /** Default: log each uplink message at info level. */
   uplink?: UplinkRelay
+  /** Login token checks (security/tokens.ts). Default: built from the settings and adapters.revocations. */
+  tokens?: TokenService
 }
 
 export interface BrokerPorts {
@@ -32,6 +37,10 @@ export interface BrokerPorts {
   httpPort: number
   mqttPort: number
   wsPort: number
+  /** The TLS listeners' ports, present when tlsCert and tlsKey are set (docs/security.md, TLS). */
+  mqttsPort?: number
+  wssPort?: number
+  cimTlsPort?: number
 }
 
 /** A broker node: CIM TCP + MQTT (TCP and WebSocket) + HTTP health/metrics. Built, then listened. */
@@ -58,6 +67,10 @@ export interface MqttNodeDeps {
   uplink: UplinkRelay
   /** Plain counters the node increments; the broker's /metrics reads them at scrape time. Default: new ones. */
   stats?: MqttStats
+  /** With a certificate: also MQTT over TLS (mqttsPort) and over secure WebSocket (wssPort). */
+  tls?: TlsWatcher
+  /** The MQTT topic rules (security/mqtt-acl.ts). Default: built from the settings (mqttAcl). */
+  acl?: MqttAcl
 }
 
 /**
@@ -89,7 +102,7 @@ export interface MqttPublish {
 
 /** The embedded aedes with its TCP and WebSocket listeners. */
 export interface MqttNode {
-  listen(): Promise<{ mqttPort: number; wsPort: number }>
+  listen(): Promise<{ mqttPort: number; wsPort: number; mqttsPort?: number; wssPort?: number }>
   /** Stops accepting new connections; existing ones stay. */
   stopAccepting(): Promise<void>
   /** Disconnects every client and closes aedes. */
@@ -100,6 +113,11 @@ export interface MqttNode {
   connectedCount(): number
   /** Client ids connected here (for presence heartbeats). */
   deviceIds(): string[]
+  /**
+   * Closes the client `clientId` if it is connected here (its tokens were revoked); the code and
+   * reason are logged. False when it is not here.
+   */
+  disconnect(clientId: string, code: string, reason: string): boolean
   /** Subscriptions held by the clients connected here (counted when asked: for /metrics). */
   subscriptionCount(): number
   /** Traffic counters (deps.stats when given). */

@@ -72,16 +72,29 @@ function push(text: string, extra: Record<string, string> = {}): ResponseInit {
   }
 }
 
-/** Protocol double of the route's CIM-compatible endpoints: `{code, message, reqNo, dataBody}`. */
+/**
+ * Protocol double of the route's CIM-compatible endpoints: `{code, message, reqNo, dataBody}`.
+ * Without `connectAnswer` it is a route older than POST /v1/users/{userId}/connect (404 there).
+ */
 class FakeRoute {
   readonly calls: Array<{ path: string; body: any }> = []
   loginAnswer: () => { code: string; message?: string } = () => ({ code: '9000' })
+  /** The /v1 connect answer: HTTP status and body. */
+  connectAnswer?: (body: { token?: string }) => { status: number; body: object }
   readonly server = http.createServer((req, res) => {
     let raw = ''
     req.on('data', (c) => { raw += c })
     req.on('end', () => {
       const body = raw ? JSON.parse(raw) : undefined
       this.calls.push({ path: req.url ?? '', body })
+      if (req.url?.startsWith('/v1/')) {
+        const v1 = req.url.endsWith('/connect') && this.connectAnswer
+          ? this.connectAnswer(body)
+          : { status: 404, body: { statusCode: 404, code: 'CIM_NOT_FOUND', message: `Not found: ${req.url}` } }
+        if (v1.status === 200) Object.assign(v1.body, { host: '127.0.0.1', cimPort: this.brokerPort, httpPort: 8081 })
+        res.writeHead(v1.status, { 'content-type': 'application/json' }).end(JSON.stringify(v1.body))
+        return
+      }
       let out: { code: string; message?: string; dataBody?: unknown } = { code: '9000', message: 'success' }
       if (req.url === '/registerAccount') out.dataBody = { userId: USER_ID, userName: body.userName }
       if (req.url === '/login') {
@@ -142,8 +155,9 @@ describe('CimClient over the wire (protocol doubles)', () => {
     c.on('connected', (i) => connected.push(i))
     await c.connect()
 
-    expect(route.calls.map((x) => x.path)).toEqual(['/registerAccount', '/login'])
-    expect(route.calls[1].body).toEqual({ userId: USER_ID, userName: 'alice' })
+    // An older route (no /v1 connect): the client falls back to the upstream-compatible /login.
+    expect(route.calls.map((x) => x.path)).toEqual(['/registerAccount', `/v1/users/${USER_ID}/connect`, '/login'])
+    expect(route.calls[2].body).toEqual({ userId: USER_ID, userName: 'alice' })
     const s = broker.sessions[0]
     // Login frame: no cmd (LOGIN_REQUEST = 0), reqMsg userName, requestId userId, proto=2.
     expect(s.frames[0]).toMatchObject({ cmd: BaseCommand.LOGIN_REQUEST, reqMsg: 'alice', requestId: USER_ID, properties: { proto: '2' } })
@@ -275,6 +289,36 @@ describe('CimClient over the wire (protocol doubles)', () => {
     expect(c.state).toBe('idle')
   })
 
+  it('a token provider is asked at each login, and once more at once when the token was expired', async () => {
+    const { broker, route } = await setup((s, login) => s.loginReply(login.properties.token === 'fresh-2' ? '9000' : 'CIM_TOKEN_EXPIRED', 'expired'))
+    let calls = 0
+    const { c } = client(route.url, { userId: USER_ID, tokenProvider: async () => `fresh-${++calls}`, reconnect: { minMs: 5_000, maxMs: 10_000 } })
+    await c.connect()
+    expect(calls).toBe(2)
+    expect(broker.sessions.map((s) => s.frames[0].properties.token)).toEqual(['fresh-1', 'fresh-2'])
+    // Still expired after the renewal: connect() fails (no loop of provider calls).
+    const { c: c2 } = client(route.url, { userId: USER_ID, tokenProvider: async () => 'stale' })
+    await expect(c2.connect()).rejects.toMatchObject({ code: 'CIM_TOKEN_EXPIRED' })
+  })
+
+  it('KICK CIM_TOKEN_REVOKED ends a fixed-token client; a token provider logs in again with a new token', async () => {
+    const { broker, route } = await setup()
+    const fixed = client(route.url, { userId: USER_ID, token: 'fixed' }).c
+    const kicked: unknown[] = []
+    fixed.on('kicked', (k) => kicked.push(k))
+    await fixed.connect()
+    broker.sessions[0].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_TOKEN_REVOKED', reason: 'Tokens revoked' } })
+    await eventually(() => kicked.length === 1, 3_000, 'kicked event')
+    expect(fixed.state).toBe('closed')
+
+    let calls = 0
+    const renewing = client(route.url, { userId: USER_ID, tokenProvider: async () => `t-${++calls}` }).c
+    await renewing.connect()
+    broker.sessions[1].send({ cmd: BaseCommand.KICK, properties: { code: 'CIM_TOKEN_REVOKED', reason: 'Tokens revoked' } })
+    await eventually(() => broker.sessions.length === 3 && renewing.state === 'connected', 3_000, 'logged in again')
+    expect(broker.sessions[2].frames[0].properties.token).toBe('t-2')
+  })
+
   it('rejects connect() with the route code (5000 repeat login)', async () => {
     const { route } = await setup()
     route.loginAnswer = () => ({ code: '5000', message: 'repeat login' })
@@ -310,7 +354,32 @@ describe('CimClient over the wire (protocol doubles)', () => {
     broker.sessions[0].socket.destroy()
     await eventually(() => broker.sessions.length === 2 && c.state === 'connected', 3_000, 'second session')
     expect(events).toEqual(['connected:false', 'disconnected:true', 'connected:true'])
-    expect(route.calls.map((x) => x.path)).toEqual(['/login', '/login', '/offLine', '/login'])
+    expect(route.calls.map((x) => x.path).filter((p) => !p.startsWith('/v1/'))).toEqual(['/login', '/login', '/offLine', '/login'])
+  })
+
+  it('finds its broker through /v1 connect with its token, and takes the route\'s refusal code', async () => {
+    const { broker, route } = await setup()
+    route.connectAnswer = ({ token }) => (token === 't-ok'
+      ? { status: 200, body: { brokerId: 'b7', cimTlsPort: 11443 } }
+      : { status: 401, body: { statusCode: 401, code: 'CIM_UNAUTHORIZED', message: 'Authentication required: no token' } })
+    const { c } = client(route.url, { userId: USER_ID, token: 't-ok' })
+    const connected: unknown[] = []
+    c.on('connected', (i) => connected.push(i))
+    await c.connect()
+    expect(route.calls).toEqual([{ path: `/v1/users/${USER_ID}/connect`, body: { token: 't-ok' } }])
+    expect(broker.sessions[0].frames[0].properties.token).toBe('t-ok')
+    expect(connected).toEqual([expect.objectContaining({ cimServerPort: broker.port, cimTlsPort: 11443, brokerId: 'fake-1' })])
+
+    const refused = client(route.url, { userId: USER_ID, reconnect: false }).c
+    const err = await refused.connect().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CimRouteError)
+    expect(err).toMatchObject({ code: 'CIM_UNAUTHORIZED' })
+    expect(route.calls.at(-1)).toEqual({ path: `/v1/users/${USER_ID}/connect`, body: {} })
+    expect(route.count('/login')).toBe(0)
+    // An unknown user is a 404 too, but not "an older route": no fallback.
+    route.connectAnswer = () => ({ status: 404, body: { statusCode: 404, code: 'CIM_USER_NOT_FOUND', message: 'Unknown user' } })
+    await expect(client(route.url, { userId: USER_ID, reconnect: false }).c.connect()).rejects.toMatchObject({ code: 'CIM_USER_NOT_FOUND' })
+    expect(route.count('/login')).toBe(0)
   })
 
   it('moves at once on KICK CIM_DRAINING, and stops on KICK CIM_KICKED', async () => {

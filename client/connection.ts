@@ -3,12 +3,16 @@
  * read-idle check. Reconnecting is the client's job (index.ts); a connection is used once.
  */
 import net from 'node:net'
+import tls from 'node:tls'
 import { BaseCommand, DEFAULT_MAX_FRAME, FrameDecoder, decodeResponse, encodeRequest, type RequestInit, type ResponseFrame } from '../proto/codec.ts'
 import { codedError } from '../errors.ts'
+import type { CimTlsOptions } from './options.ts'
 
 export interface ConnectionOptions {
   host: string
   port: number
+  /** Connect with TLS (port is then the broker's CIM TLS port). */
+  tls?: CimTlsOptions
   userId: number
   userName: string
   /** Announce proto=2 at login and wait for LOGIN_REPLY. */
@@ -67,9 +71,14 @@ export class CimConnection {
         resolve: () => { clearTimeout(deadline); resolve() },
         reject: (err) => { clearTimeout(deadline); reject(err) },
       }
-      const socket = net.connect({ host: o.host, port: o.port, noDelay: true })
+      const socket = o.tls
+        ? tls.connect({ host: o.host, port: o.port, ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true })
+        : net.connect({ host: o.host, port: o.port, noDelay: true })
+      // tls.connect takes no noDelay option; the TLS socket passes this on to its TCP handle.
+      if (o.tls) socket.setNoDelay(true)
       this.socket = socket
-      socket.once('connect', () => {
+      // With TLS the login is written once the handshake verified the broker's certificate.
+      socket.once(o.tls ? 'secureConnect' : 'connect', () => {
         this.lastRead = Date.now()
         // Upstream login: cmd LOGIN_REQUEST (0, so absent), reqMsg userName, requestId userId.
         const properties: Record<string, string> = {}

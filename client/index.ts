@@ -1,9 +1,10 @@
 /**
- * CimClient: the TypeScript counterpart of the upstream cim-client-sdk. Logs in through the route
- * (which picks a live broker), holds one CIM TCP connection, and sends through the route's
- * CIM-compatible endpoints. With proto=2 (default) it also gets LOGIN_REPLY/KICK, acks stored
- * pushes cumulatively (never past a gap), drops redeliveries by seq and msgId, and hands stored
- * messages to the app in seq order, across reconnects and brokers.
+ * CimClient: the TypeScript counterpart of the upstream cim-client-sdk. Asks the route for a live
+ * broker (POST /v1/users/{userId}/connect with its token; /login on older routes), holds one CIM
+ * TCP connection, and sends through the route's CIM-compatible endpoints. With proto=2 (default)
+ * it also gets LOGIN_REPLY/KICK, acks stored pushes cumulatively (never past a gap), drops
+ * redeliveries by seq and msgId, and hands stored messages to the app in seq order, across
+ * reconnects and brokers.
  *
  * Unlike upstream, a reconnect logs in through the route every time (upstream's reconnect does too,
  * but gives up on a "repeat login" answer; we clear our own stale login once and retry).
@@ -13,7 +14,7 @@ import { BaseCommand, type ResponseFrame } from '../proto/codec.ts'
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
 import { CimConnection, CimLoginError } from './connection.ts'
 import { RecentIds, SeqWindow, messagesOf, intProperty, type CimMessage } from './inbound.ts'
-import { CimRouteError, RouteApi, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
+import { RouteApi, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
 import { CompatCode, catalogue } from '../errors.ts'
 import type { CimClientEvents, CimClientOptions, CimClientState, KickInfo } from './options.ts'
 
@@ -24,6 +25,8 @@ export { CompatCode } from '../errors.ts'
 export { CimConnection, CimLoginError } from './connection.ts'
 export type { CimClientOptions, CimClientState, CimClientEvents, ConnectedInfo, DisconnectedInfo, KickInfo } from './options.ts'
 
+/** config.ts cimTlsPort's default (client/ does not import config.ts). */
+const DEFAULT_CIM_TLS_PORT = 11443
 /** A stored message waiting in the seq window. */
 interface Held { msgId: string | undefined; msgs: CimMessage[] }
 
@@ -31,6 +34,8 @@ interface Held { msgId: string | undefined; msgs: CimMessage[] }
 const TERMINAL_KICKS = new Set<string>([catalogue.Kicked.code, catalogue.AdminKick.code, catalogue.Forbidden.code, catalogue.AccountMismatch.code])
 /** Login answers a retry cannot fix. */
 const FATAL_LOGIN = new Set<string>([CompatCode.ACCOUNT_NOT_MATCH, catalogue.AccountMismatch.code, catalogue.UserNotFound.code, catalogue.Forbidden.code])
+/** Token refusals (login answers and KICKs): fatal with a fixed token; a token provider may fix them. */
+const TOKEN_REFUSALS = new Set<string>([catalogue.Unauthorized.code, catalogue.TokenExpired.code, catalogue.TokenRevoked.code])
 
 export class CimClient extends EventEmitter<CimClientEvents> {
   readonly userName: string
@@ -62,7 +67,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     this.backoff = opts.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...opts.reconnect }
     this.recent = new RecentIds(opts.dedupCapacity ?? 4096)
     this.window = new SeqWindow<Held>(opts.maxHeld ?? 4096)
-    this.route = new RouteApi({ routeUrl: opts.routeUrl, timeoutMs: opts.requestTimeoutMs })
+    this.route = new RouteApi({ routeUrl: opts.routeUrl, timeoutMs: opts.requestTimeoutMs, ca: opts.tls?.ca })
   }
 
   /** Own userId (known after connect() when it was not given). */
@@ -90,7 +95,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   }
 
   /**
-   * Registers (when no userId), logs in through the route, opens TCP to the broker it names and
+   * Registers (when no userId), asks the route for its broker (with the token), opens TCP to it and
    * sends the login frame. Resolves when logged in: on LOGIN_REPLY with proto2, else once the
    * login frame is written. Rejects with CimRouteError (route code) or CimLoginError (broker code).
    */
@@ -159,25 +164,51 @@ export class CimClient extends EventEmitter<CimClientEvents> {
 
   private async establish(reconnect: boolean): Promise<void> {
     const userId = await this.ensureUserId()
-    this.assertOpen()
-    let server: ServerInfo
-    try {
-      server = await this.route.login(userId, this.userName)
-    } catch (err) {
-      // After a drop the route may still hold our old login (the broker has not noticed yet, or
-      // crashed and its presence TTL has not run out): clear it, as upstream's reconnect does
-      // before every attempt, and try once more.
-      if (!reconnect || !(err instanceof CimRouteError) || err.code !== CompatCode.REPEAT_LOGIN) throw err
-      await this.route.offLine(userId)
+    // The token comes first: the route checks it too before naming a broker (docs/security.md, Tokens).
+    const provider = this.tokenProvider()
+    let token = provider ? await provider() : this.opts.token as string | undefined
+    for (let renewed = false; ; renewed = true) {
       this.assertOpen()
-      server = await this.route.login(userId, this.userName)
+      try {
+        const server = await this.findBroker(userId, token, reconnect)
+        this.assertOpen()
+        return await this.open(server, userId, token, reconnect)
+      } catch (err) {
+        // An expired token: ask for a new one at once, once, rather than after a backoff delay.
+        if (renewed || !provider || (err as { code?: string }).code !== catalogue.TokenExpired.code) throw err
+        token = await provider()
+      }
     }
-    this.assertOpen()
-    const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token
-    this.assertOpen()
+  }
+
+  /** The broker the route names (client/route.ts findBroker). */
+  private async findBroker(userId: number, token: string | undefined, reconnect: boolean): Promise<ServerInfo> {
+    try {
+      return await this.route.findBroker(userId, this.userName, token)
+    } catch (err) {
+      // After a drop the route may still hold our old login (the broker has not noticed yet): clear
+      // it, as upstream's reconnect does, and try once more. /offLine exists only with compat; without
+      // it the repeat-login refusal stands and the reconnect backoff retries.
+      const code = (err as { code?: string }).code
+      if (!reconnect || (code !== CompatCode.REPEAT_LOGIN && code !== catalogue.RepeatLogin.code)) throw err
+      await this.route.offLine(userId).catch(() => { throw err })
+      this.assertOpen()
+      return this.route.findBroker(userId, this.userName, token)
+    }
+  }
+
+  /** `tokenProvider`, or a `token` given as a function. */
+  private tokenProvider(): (() => string | Promise<string>) | undefined {
+    return this.opts.tokenProvider ?? (typeof this.opts.token === 'function' ? this.opts.token : undefined)
+  }
+
+  /** Opens TCP to the broker the route named and logs in there. */
+  private async open(server: ServerInfo, userId: number, token: string | undefined, reconnect: boolean): Promise<void> {
+    const tls = this.opts.tls
     const conn = new CimConnection({
       host: server.ip,
-      port: server.cimServerPort,
+      port: tls ? (server.cimTlsPort ?? tls.port ?? DEFAULT_CIM_TLS_PORT) : server.cimServerPort,
+      tls,
       userId,
       userName: this.userName,
       proto2: this.proto2,
@@ -207,7 +238,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     if (conn !== this.conn) return
     this.status = 'connected'
     this.attempt = 0
-    this.server = { ...server, brokerId: reply.brokerId }
+    this.server = { ...server, brokerId: reply.brokerId ?? server.brokerId }
     this.emit('connected', { ...this.server, userId: this.id as number, userName: this.userName, reconnect })
     // Where our sequence stands on the server: a fresh process starts its window there; a
     // reconnecting one that holds more than the server knows re-acks it (the last ACK was lost).
@@ -295,7 +326,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     if (conn !== this.conn) return
     this.conn = undefined
     if (this.closed) return
-    const terminal = kick !== undefined && TERMINAL_KICKS.has(kick.code)
+    const terminal = kick !== undefined && (TERMINAL_KICKS.has(kick.code) || (TOKEN_REFUSALS.has(kick.code) && !this.tokenProvider()))
     const willReconnect = !terminal && this.backoff !== false
     this.status = willReconnect ? 'reconnecting' : 'closed'
     if (!willReconnect) this.closed = true
@@ -326,7 +357,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
       if (this.closed) return
       this.emitError(err as Error)
       const code = (err as { code?: string }).code
-      if (code !== undefined && FATAL_LOGIN.has(code)) {
+      if (code !== undefined && (FATAL_LOGIN.has(code) || (TOKEN_REFUSALS.has(code) && !this.tokenProvider()))) {
         this.status = 'closed'
         this.closed = true
         return

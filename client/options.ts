@@ -3,6 +3,21 @@ import type { BackoffOptions } from './backoff.ts'
 import type { CimMessage } from './inbound.ts'
 import type { ServerInfo } from './route.ts'
 
+/** CIM over TLS (docs/security.md, TLS). */
+export interface CimTlsOptions {
+  /** CA certificate(s), PEM, to trust instead of the system's (e.g. a private CA); also for an https:// routeUrl. */
+  ca?: string | Buffer
+  /** Name the certificate must carry (and SNI). Default: the broker host of the login answer. */
+  servername?: string
+  /** Refuse a certificate that does not verify. Default true (false only for a test bench). */
+  rejectUnauthorized?: boolean
+  /**
+   * The brokers' CIM-over-TLS port, for routes whose login answer names only the plain port (the
+   * upstream /login answer). Default: the answer's cimTlsPort when it has one, else 11443.
+   */
+  port?: number
+}
+
 export interface CimClientOptions {
   /** Route base URL, e.g. http://127.0.0.1:8083. */
   routeUrl: string
@@ -20,8 +35,18 @@ export interface CimClientOptions {
   readTimeoutMs?: number
   /** Reconnect backoff; `false` disables reconnecting. Default {minMs: 500, maxMs: 30,000}. */
   reconnect?: Partial<BackoffOptions> | false
-  /** Login property `token`; a function is called at each (re)login, so it can refresh. */
+  /** Connect to the broker's CIM TLS port with TLS instead of the plain CIM port. */
+  tls?: CimTlsOptions
+  /**
+   * Login property `token` (docs/security.md, Tokens): a JWT for this user. A function works like
+   * `tokenProvider`. A fixed token that the broker refuses (expired, revoked) ends reconnecting.
+   */
   token?: string | (() => string | Promise<string>)
+  /**
+   * Returns a fresh login token, e.g. from your backend: called at each login and reconnect, and
+   * once more (before backing off) when a login is refused with CIM_TOKEN_EXPIRED.
+   */
+  tokenProvider?: () => Promise<string>
   /** Called for each message (the 'message' event fires too). */
   onMessage?: (msg: CimMessage) => void
   /** TCP connect + LOGIN_REPLY wait. Default 5,000 ms. */

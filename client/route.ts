@@ -1,7 +1,9 @@
 /**
  * The route's CIM-compatible endpoints, as the upstream cim-client-sdk's RouteManager calls them:
  * JSON bodies, answers wrapped in `{code, message, reqNo, dataBody}`, `code` '9000' on success.
+ * The broker is found through /v1 (`findBroker`), which works with compat off too.
  */
+import { request as httpsRequest } from 'node:https'
 import { CompatCode } from '../errors.ts'
 
 /** A route answer with a code other than success (or an HTTP failure without one). */
@@ -22,7 +24,14 @@ export interface ServerInfo {
   ip: string
   cimServerPort: number
   httpPort: number
+  /** CIM over TLS, when the route's answer names it (the upstream-compatible /login answer does not). */
+  cimTlsPort?: number
+  /** The chosen broker node, when the route's answer names it (the /v1 answer does). */
+  brokerId?: string
 }
+
+/** The /v1 connect answer (route/v1/users/schema.ts `connect`). */
+interface ConnectAnswer { brokerId: string; host: string; cimPort: number; httpPort: number; cimTlsPort?: number }
 
 export interface UserInfo {
   userId: number
@@ -48,15 +57,29 @@ export interface RouteApiOptions {
   routeUrl: string
   /** Per-request timeout in ms. Default 5,000 (upstream OkHttp uses 3 s connect + 3 s read). */
   timeoutMs?: number
+  /** CA certificate(s), PEM, to trust for an https:// route (e.g. a private CA). Default: the system's. */
+  ca?: string | Buffer
+}
+
+interface RawAnswer { status: number; statusText: string; text: string }
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 export class RouteApi {
   private readonly base: string
   private readonly timeoutMs: number
+  private readonly ca: string | Buffer | undefined
 
   constructor(opts: RouteApiOptions) {
     this.base = opts.routeUrl.replace(/\/+$/, '')
     this.timeoutMs = opts.timeoutMs ?? 5_000
+    this.ca = this.base.startsWith('https:') ? opts.ca : undefined
   }
 
   /** POST /registerAccount {userName} → {userId, userName}. */
@@ -67,6 +90,25 @@ export class RouteApi {
   /** POST /login {userId, userName} → the broker to connect to. Throws CimRouteError 5000/9100/7100. */
   async login(userId: number, userName: string): Promise<ServerInfo> {
     return (await this.call<ServerInfo>('POST', '/login', { userId, userName })).dataBody
+  }
+
+  /**
+   * The broker to connect to: POST /v1/users/{userId}/connect {token} (docs/security.md, Tokens),
+   * or the upstream-compatible /login on a route older than that endpoint (its 404 is not
+   * CIM_USER_NOT_FOUND). Refusals throw CimRouteError with the catalogue code: CIM_UNAUTHORIZED,
+   * CIM_TOKEN_EXPIRED, CIM_TOKEN_REVOKED, CIM_USER_NOT_FOUND, CIM_REPEAT_LOGIN, CIM_NO_BROKER.
+   */
+  async findBroker(userId: number, userName: string, token: string | undefined): Promise<ServerInfo> {
+    const path = `/v1/users/${userId}/connect`
+    const res = await this.send('POST', path, JSON.stringify(token === undefined ? {} : { token }))
+    const body = parseJson(res.text) as Partial<ConnectAnswer> & { code?: unknown; message?: unknown } | undefined
+    if (res.status === 200 && body && typeof body.host === 'string') {
+      const { brokerId, host, cimPort, httpPort, cimTlsPort } = body as ConnectAnswer
+      return { ip: host, cimServerPort: cimPort, httpPort, brokerId, ...(cimTlsPort !== undefined && { cimTlsPort }) }
+    }
+    const code = typeof body?.code === 'string' ? body.code : `HTTP_${res.status}`
+    if (res.status === 404 && code !== 'CIM_USER_NOT_FOUND') return this.login(userId, userName)
+    throw new CimRouteError(code, typeof body?.message === 'string' ? body.message : res.text.slice(0, 200) || res.statusText, path)
   }
 
   /** POST /p2pRoute. Code 7000 (receiver offline, message stored) resolves with delivered: false. */
@@ -96,19 +138,9 @@ export class RouteApi {
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, accept: string[] = []): Promise<Envelope<T>> {
-    const res = await fetch(this.base + path, {
-      method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    })
-    const text = await res.text()
-    let parsed: Partial<Envelope<T>> & { statusCode?: number } | undefined
-    try {
-      parsed = text ? JSON.parse(text) : undefined
-    } catch {
-      parsed = undefined
-    }
+    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body))
+    const text = res.text
+    const parsed = parseJson(text) as Partial<Envelope<T>> | undefined
     // Upstream answers every outcome with HTTP 200 and a code; our route may add an HTTP status.
     // The envelope's code wins when there is one.
     if (!parsed || typeof parsed.code !== 'string') {
@@ -118,5 +150,25 @@ export class RouteApi {
       throw new CimRouteError(parsed.code, parsed.message ?? 'failed', path)
     }
     return parsed as Envelope<T>
+  }
+
+  /** fetch, or https.request when a CA is given (Node 20's fetch takes no CA). */
+  private async send(method: 'GET' | 'POST', path: string, body: string | undefined): Promise<RawAnswer> {
+    const headers = body === undefined ? undefined : { 'content-type': 'application/json' }
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    if (this.ca === undefined) {
+      const res = await fetch(this.base + path, { method, headers, body, signal })
+      return { status: res.status, statusText: res.statusText, text: await res.text() }
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(this.base + path, { method, headers, ca: this.ca, signal }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', reject)
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString() }))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
   }
 }

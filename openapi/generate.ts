@@ -14,8 +14,9 @@ export const OPENAPI_PATH = fileURLToPath(new URL('./openapi.json', import.meta.
 /** The OpenAPI document as it is written to disk (2-space JSON, trailing newline). */
 export async function generateOpenApi(): Promise<string> {
   const adapters = createMemoryAdapters()
-  // Fixed configuration: environment variables must not change the document.
-  const app = await buildApp({ config: resolveConfig({ advertiseHost: '127.0.0.1' }, {}), adapters })
+  // Fixed configuration: environment variables must not change the document. Compat on, so the
+  // document lists every endpoint the route can serve.
+  const app = await buildApp({ config: resolveConfig({ advertiseHost: '127.0.0.1', compat: true }, {}), adapters })
   try {
     await app.ready()
     return `${JSON.stringify(app.swagger(), null, 2)}\n`

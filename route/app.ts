@@ -1,8 +1,9 @@
 /**
- * The route: a stateless fastify app with two surfaces, the /v1 business API and the endpoints
- * the upstream cim client calls. Built, not listening (docs/architecture.md, Conventions): the
+ * The route: a stateless fastify app with two surfaces, the /v1 business API (API keys with scopes
+ * when configured: plugins/auth.ts) and, with compat on, the endpoints the upstream cim client calls. Built, not listening (docs/architecture.md, Conventions): the
  * caller listens, or uses app.inject() in tests. The adapters belong to the caller, who closes them after the app.
  */
+import type { Server as TlsServer } from 'node:tls'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -11,6 +12,7 @@ import type { Adapters } from '../adapters/index.ts'
 import { createBalancer, type Balancer } from './balancer.ts'
 import type { RouteContext } from './context.ts'
 import errorsPlugin from './plugins/errors.ts'
+import authPlugin from './plugins/auth.ts'
 import { validatorCompiler } from './plugins/validation.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import brokersPlugin from './plugins/brokers.ts'
@@ -21,6 +23,9 @@ import devices from './v1/devices/index.ts'
 import nodes from './v1/nodes/index.ts'
 import stats from './v1/stats/index.ts'
 import compat from './compat/index.ts'
+import { loadTls, tlsPathsOf, watchTls } from '../security/tls.ts'
+
+const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]']
 
 export interface AppDeps {
   /** The route's slice of the settings (a whole Config will do). */
@@ -37,17 +42,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const logger = deps.logger ?? false
   // Two log lines per request cost more than a push itself at thousands of pushes/s; errors are
   // still logged by the errors plugin, and /metrics (plugins/metrics.ts) counts the traffic.
+  // API keys never reach a log line, whatever logs a request (docs/security.md, "API keys and scopes").
+  // HTTPS with a certificate (docs/security.md, TLS); a watcher swaps it on SIGHUP or file change.
+  const tlsPaths = tlsPathsOf(config)
+  const https = tlsPaths && loadTls(tlsPaths)
   const app = Fastify({
-    ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
+    ...(https && { https }),
+    ...(typeof logger === 'boolean'
+      ? { logger: logger && { redact: REDACTED_HEADERS } }
+      : { loggerInstance: logger.child({}, { redact: REDACTED_HEADERS }) }),
     logController: new LogController({ disableRequestLogging: true }),
   })
     .withTypeProvider<TypeBoxTypeProvider>()
   // TypeBox's compiled checker instead of fastify's coercing ajv defaults (see validation.ts).
   app.setValidatorCompiler(validatorCompiler)
+  if (tlsPaths && https) {
+    const tls = watchTls(tlsPaths, { logger: app.log })
+    tls.add(app.server as unknown as TlsServer, https)
+    app.addHook('onClose', async () => tls.close())
+  }
 
   const metrics = new RouteMetrics()
   const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy), metrics }
   await app.register(errorsPlugin)
+  // Before swagger and every route: its onRoute hook documents and checks each route's scope.
+  await app.register(authPlugin, { config })
   await app.register(swaggerPlugin)
   await app.register(brokersPlugin, { adapters, deliveryTimeoutMs: config.deliveryTimeoutMs })
   // After brokers (it times their bus requests), before the routes (its hook must cover them).
@@ -59,7 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(nodes, ctx)
     await v1.register(stats, ctx)
   }, { prefix: '/v1' })
-  await app.register(compat, ctx)
+  // Upstream's trust model (no keys, token-less logins): only when chosen (docs/security.md, "Compat").
+  if (config.compat) await app.register(compat, ctx)
   // Callers get a plain FastifyInstance; the TypeBox typing matters only inside the route plugins.
   return app as unknown as FastifyInstance
 }

@@ -8,15 +8,18 @@ import { livePresence } from '../adapters/presence/live.ts'
 import type { RouteContext } from './context.ts'
 
 /**
- * Asks the broker holding `userId` to close the connection (code CIM_ADMIN_KICK). Resolves
+ * Asks the broker holding `userId` to close the connection (code CIM_ADMIN_KICK, or `code`, e.g.
+ * CIM_TOKEN_REVOKED when its tokens were revoked). Resolves
  * undefined when the user is offline, which includes an entry of a broker discovery no longer
  * lists (nobody to ask; the entry expires with its TTL and blocks no login meanwhile), else
  * whether the broker closed it.
  */
-export async function disconnectUser(brokers: BrokerClient, ctx: RouteContext, userId: number, reason: string): Promise<boolean | undefined> {
+export async function disconnectUser(
+  brokers: BrokerClient, ctx: RouteContext, userId: number, reason: string, code: string = catalogue.AdminKick.code,
+): Promise<boolean | undefined> {
   const entry = await livePresence(ctx.adapters).users.get(String(userId))
   if (!entry) return undefined
-  const kicked = await brokers.kick(entry.brokerId, { userId, connId: entry.connId, code: catalogue.AdminKick.code, reason })
+  const kicked = await brokers.kick(entry.brokerId, { userId, connId: entry.connId, code, reason })
   // The listed broker did not answer, or no longer holds this connection: clear the entry so it
   // does not make the user's next login a repeat one until its TTL runs out.
   if (!kicked) await ctx.adapters.presence.users.release(entry.id, entry.connId)

@@ -28,9 +28,12 @@ export type ErrorBody = Static<typeof ErrorBody>
 /** What each error status means on this API; becomes the response description in OpenAPI. */
 const errorMeaning: Record<number, string> = {
   400: 'Invalid input: CIM_INVALID_ARGUMENT, CIM_INVALID_JSON, CIM_USER_ID_OUT_OF_RANGE',
+  401: 'No API key, or an unknown one (when keys are configured): CIM_UNAUTHORIZED',
+  403: 'The API key lacks the scope this operation needs: CIM_FORBIDDEN',
   404: 'Unknown target: CIM_USER_NOT_FOUND, CIM_USER_OFFLINE, CIM_NOT_FOUND',
   413: 'Body or message too large: CIM_PAYLOAD_TOO_LARGE',
   500: 'Unexpected failure (logged): CIM_INTERNAL',
+  501: 'The feature needs a setting this node lacks (e.g. a token signing key): CIM_NOT_CONFIGURED',
   503: 'No live broker or a backing service is down: CIM_NO_BROKER, CIM_BACKEND_UNAVAILABLE',
 }
 

@@ -51,8 +51,15 @@ function relay(node: Node, stream: NodeJS.ReadableStream, to: NodeJS.WriteStream
   })
 }
 
+/**
+ * A local try-out cluster runs like `cim start`: open (--insecure) and upstream-compatible
+ * (--compat, so `cim client` works), unless CIM_INSECURE / CIM_COMPAT say otherwise; the keys of
+ * docs/security.md reach every process through CIM_* variables as usual.
+ */
+const MODE_FLAGS = [...(process.env.CIM_INSECURE ? [] : ['--insecure']), ...(process.env.CIM_COMPAT ? [] : ['--compat'])]
+
 function start(node: Node, backends: { redisUrl: string; zookeeper: string }): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', node.role, ...node.args,
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', node.role, ...node.args, ...MODE_FLAGS,
     '--redis', backends.redisUrl, '--zookeeper', backends.zookeeper], {
     cwd: ROOT,
     // Child stdout is a pipe: JSON logs, which relay() shortens. Warnings and errors by default.

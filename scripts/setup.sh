@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine with Node and npm:
-# the npm dependencies, and redis-server + ZooKeeper (Debian packages) for the distributed
-# adapters' tests. The test harness starts its own servers on free ports in a temp dir; the
-# system services are never used.
+# the npm dependencies, redis-server + ZooKeeper (Debian packages) for the distributed
+# adapters' tests, and openssl + mosquitto-clients for the TLS tests (openssl makes a throwaway
+# CA at run time; mosquitto_sub/mosquitto_pub are a second MQTT client). The test harness starts
+# its own servers on free ports in a temp dir; the system services are never used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -f /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -10,6 +10,7 @@ import type { BalanceStrategy } from '../config.ts'
 import type { RouteProcess } from './support/cluster.ts'
 import { eventually, useCluster } from './support/cluster-fixtures.ts'
 import { getJson, postJson } from './support/wire.ts'
+import { hash32 } from '../route/balancer.ts'
 
 const USERS = 1_000
 const STRATEGIES: BalanceStrategy[] = ['consistent-hash', 'round-robin', 'random', 'least-connections']
@@ -73,6 +74,33 @@ function expectEvenSpread(c: Record<string, number>, ids: string[]): void {
   }
 }
 
+/**
+ * Each broker's share of the consistent-hash ring (the arcs its virtual nodes own): the ring is
+ * fixed by the broker ids, so the shares are not a third each (here 0.36 / 0.35 / 0.29).
+ */
+function ringShares(ids: string[], virtualNodes = 160): Record<string, number> {
+  const points = ids.flatMap((id) => Array.from({ length: virtualNodes }, (_, v) => [hash32(`${id}#${v}`), id] as const))
+  points.sort((a, b) => a[0] - b[0])
+  const share: Record<string, number> = {}
+  points.forEach(([p, id], i) => {
+    const prev = i === 0 ? points[points.length - 1][0] - 2 ** 32 : points[i - 1][0]
+    share[id] = (share[id] ?? 0) + (p - prev) / 2 ** 32
+  })
+  return share
+}
+
+/** 1,000 users hashed onto the ring: each broker gets its share, within 5 sd (sd ≈ 15). */
+function expectRingSpread(c: Record<string, number>, ids: string[]): void {
+  expect(Object.keys(c).sort()).toEqual(ids)
+  const shares = ringShares(ids)
+  for (const id of ids) {
+    const expected = 1000 * shares[id]
+    const sd = Math.sqrt(1000 * shares[id] * (1 - shares[id]))
+    expect(Math.abs(c[id] - expected), `${JSON.stringify(c)} vs ring shares ${JSON.stringify(shares)}`).toBeLessThanOrEqual(5 * sd)
+    expect(shares[id]).toBeGreaterThan(0.2) // 160 virtual nodes keep every share near a third
+  }
+}
+
 describe('login strategies over 3 real brokers', () => {
   const three = ['broker-a', 'broker-b', 'broker-c']
 
@@ -93,7 +121,7 @@ describe('login strategies over 3 real brokers', () => {
 
   it('consistent hash: about a third each, the same broker for a user on every login and every route', async () => {
     const first = await loginAll('consistent-hash')
-    expectEvenSpread(counts(first), three)
+    expectRingSpread(counts(first), three)
     expect(await loginAll('consistent-hash')).toEqual(first)
     // Another route node (another process, its own ring) agrees user by user: routes are stateless.
     const other = otherHashRoute

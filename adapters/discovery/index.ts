@@ -8,6 +8,10 @@ export interface BrokerInfo {
   httpPort: number
   mqttPort: number
   wsPort: number
+  /** The TLS listeners' ports, when the broker has a certificate (docs/security.md, TLS). */
+  cimTlsPort?: number
+  mqttsPort?: number
+  wssPort?: number
   /** Live connections (CIM + MQTT), refreshed by the broker every few seconds. */
   connections: number
   /** A draining broker takes no new logins. */

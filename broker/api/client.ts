@@ -73,6 +73,17 @@ export class BrokerClient implements OneMethodPerKind {
     return (await this.request(brokerId, 'publish', req)) ?? { type: 'publish-result', ok: false, error: 'broker did not answer' }
   }
 
+  /**
+   * Asks every live broker to close the MQTT client `deviceId`: true when one of them held it.
+   * Broadcast rather than a presence lookup, so a connection whose presence claim is still in
+   * flight is closed too.
+   */
+  async disconnectDevice(req: RequestBody<'disconnectDevice'>): Promise<boolean> {
+    const expected = this.discovery.brokers().length
+    const answers = await this.rpc.request(BROADCAST_CHANNEL, { type: 'disconnectDevice' as const, ...req }, expected, this.timeoutMs)
+    return answers.some((answer) => this.accept('disconnectDevice', answer)?.disconnected === true)
+  }
+
   async replay(brokerId: string, userId: number): Promise<number> {
     return (await this.request(brokerId, 'replay', { userId }))?.delivered ?? 0
   }

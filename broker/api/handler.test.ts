@@ -64,6 +64,7 @@ describe('broker bus API handler', () => {
       broadcast: { text: 'all', properties: {} },
       publish: { topic: 'news', payload: Buffer.from('x').toString('base64'), qos: 0, retain: false },
       replay: { userId },
+      disconnectDevice: { deviceId: 'nobody', code: 'CIM_TOKEN_REVOKED', reason: 'test' },
       kick: { userId, code: 'CIM_ADMIN_KICK', reason: 'test' },
     }
     const expected: { [K in RequestKind]: Record<string, unknown> } = {
@@ -71,6 +72,7 @@ describe('broker bus API handler', () => {
       broadcast: { brokerId: h.broker.id, users: 1 },
       publish: { ok: true },
       replay: { delivered: 0 },
+      disconnectDevice: { brokerId: h.broker.id, disconnected: false },
       kick: { kicked: true },
     }
     for (const kind of Object.keys(requests) as RequestKind[]) {

@@ -14,7 +14,7 @@ import { QUEUE, SKIP } from '../cim/stream.ts'
 import {
   callHandler, errorReply, isRequest, type BroadcastReply, type BroadcastRequest, type BrokerHandlers, type ErrorReply,
   type KickReply, type KickRequest, type PublishReply, type PublishRequest, type PushReply, type PushRequest,
-  type ReplayReply, type Reply,
+  type ReplayReply, type Reply, type DisconnectDeviceReply, type DisconnectDeviceRequest,
 } from './index.ts'
 import type { MqttNode } from '../types.ts'
 
@@ -37,6 +37,7 @@ export class Delivery {
     kick: (req) => this.kick(req),
     publish: (req) => this.publish(req),
     replay: (req) => this.replay(req.userId),
+    disconnectDevice: (req) => this.disconnectDevice(req),
   }
 
   constructor(private readonly opts: DeliveryOptions) {}
@@ -177,6 +178,12 @@ export class Delivery {
     } catch (err) {
       return { type: 'publish-result', ok: false, error: (err as Error).message }
     }
+  }
+
+  /** Closes the MQTT client with this id if it is connected here (its tokens were revoked). */
+  disconnectDevice(req: DisconnectDeviceRequest): DisconnectDeviceReply {
+    const disconnected = this.opts.mqtt()?.disconnect(req.deviceId, req.code, req.reason) ?? false
+    return { type: 'disconnectDevice-result', brokerId: this.brokerId, disconnected }
   }
 
   /** fetchOfflineMsgs: upstream clients get what is stored as one OFFLINE batch, proto=2 clients everything unacked. */

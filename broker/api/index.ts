@@ -59,6 +59,17 @@ export interface ReplayRequest {
   userId: number
 }
 
+/**
+ * Close an MQTT client connected to this broker (its device tokens were revoked). Sent on the
+ * broadcast channel: every broker answers, the one holding the client closes it.
+ */
+export interface DisconnectDeviceRequest {
+  type: 'disconnectDevice'
+  deviceId: string
+  /** Catalogue code, logged (MQTT 3.1.1 has no server-sent DISCONNECT to carry it). */
+  code: string
+  reason: string
+}
 
 export interface PushReply {
   type: 'push-result'
@@ -76,6 +87,7 @@ export interface BroadcastReply { type: 'broadcast-result'; brokerId: string; us
 export interface KickReply { type: 'kick-result'; kicked: boolean }
 export interface PublishReply { type: 'publish-result'; ok: boolean; error?: string }
 export interface ReplayReply { type: 'replay-result'; delivered: number }
+export interface DisconnectDeviceReply { type: 'disconnectDevice-result'; brokerId: string; disconnected: boolean }
 
 /**
  * Every request kind, with its request and its reply. A reply's `type` is `<kind>-result`; the
@@ -87,6 +99,7 @@ export interface BrokerApi {
   kick: { request: KickRequest; reply: KickReply }
   publish: { request: PublishRequest; reply: PublishReply }
   replay: { request: ReplayRequest; reply: ReplayReply }
+  disconnectDevice: { request: DisconnectDeviceRequest; reply: DisconnectDeviceReply }
 }
 
 export type RequestKind = keyof BrokerApi
@@ -126,6 +139,7 @@ const replyTypes: { [K in RequestKind]: Reply<K>['type'] } = {
   kick: 'kick-result',
   publish: 'publish-result',
   replay: 'replay-result',
+  disconnectDevice: 'disconnectDevice-result',
 }
 
 /**

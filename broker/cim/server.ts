@@ -1,9 +1,12 @@
 /**
  * The CIM TCP server: accepts sockets, owns the sessions (all of them, and the logged-in ones by
  * userId), sweeps read timeouts and asks each stream whether redelivery is due, and drains on
- * shutdown. It is each session's SessionHost (session.ts).
+ * shutdown. It is each session's SessionHost (session.ts). With a certificate it also listens for
+ * CIM over TLS on a second port (docs/security.md, TLS): the same sessions and handlers, the
+ * session sees a TLSSocket where it would see a Socket.
  */
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BrokerSettings } from '../../config.ts'
@@ -17,6 +20,7 @@ import { CLOSING, LOGGED_IN, Session, type SessionHost } from './session.ts'
 import { catchUp } from './replay.ts'
 import { dispatch } from './handlers/index.ts'
 import { newCimStats, type CimStats } from './stats.ts'
+import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsWatcher } from '../../security/tls.ts'
 
 export type { CimStats } from './stats.ts'
 
@@ -65,6 +69,7 @@ export class CimServer implements SessionHost {
   /** No new logins (shutdown in progress). */
   draining = false
   private readonly server: Server
+  private tlsServer: TlsServer | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private closedPromise: Promise<void> | undefined
   private idleWaiters: Array<() => void> = []
@@ -85,16 +90,28 @@ export class CimServer implements SessionHost {
   }
 
   /** Binds the CIM port (0 = any free port) and starts the read-timeout sweep. Returns the port. */
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(this.config.readTimeoutMs, this.config.ackTimeoutMs) / 4)))
-        this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
-        resolve((this.server.address() as { port: number }).port)
-      })
-    })
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenOn(this.server, port, host)
+    const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(this.config.readTimeoutMs, this.config.ackTimeoutMs) / 4)))
+    this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
+    return bound
+  }
+
+  /**
+   * Binds CIM over TLS (0 = any free port); the watcher keeps its certificate current. Sessions
+   * start at the end of the handshake, so a client that does not trust the certificate never
+   * gets one. Returns the port.
+   */
+  listenTls(port: number, host: string, watcher: TlsWatcher): Promise<number> {
+    const server = createTlsServer(
+      { ...watcher.options, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      (socket) => this.accept(socket),
+    )
+    server.on('tlsClientError', (err) => this.logger.debug({ err: err.message }, 'CIM TLS handshake failed'))
+    server.on('error', (err) => this.logger.error({ err }, 'CIM TLS server error'))
+    watcher.add(server)
+    this.tlsServer = server
+    return listenOn(server, port, host)
   }
 
   private accept(raw: Socket): void {
@@ -180,7 +197,9 @@ export class CimServer implements SessionHost {
   /** Stops accepting new connections; existing ones stay until drain(). */
   stopAccepting(): void {
     if (this.closedPromise) return
-    this.closedPromise = new Promise((resolve) => this.server.close(() => resolve()))
+    const closed = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()))
+    const tls = this.tlsServer?.listening ? closed(this.tlsServer) : undefined
+    this.closedPromise = Promise.all([closed(this.server), tls]).then(() => {})
   }
 
   /**
@@ -200,4 +219,14 @@ export class CimServer implements SessionHost {
     this.scheduler.flushAll()
     await this.closedPromise
   }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve((server.address() as { port: number }).port)
+    })
+  })
 }

@@ -6,7 +6,9 @@ import type { Socket } from 'node:net'
 import type { AedesOptions, AuthenticateError, Client } from 'aedes'
 import type { Logger } from 'pino'
 import type { Config } from '../../config.ts'
-import type { AuthHooks } from '../auth.ts'
+import type { AuthHooks, DeviceAuthDecision } from '../auth.ts'
+import type { ClientAcl, MqttAcl } from '../../security/mqtt-acl.ts'
+import { isDeviceGrant } from './credentials.ts'
 import { isServerTopic, isUsableDeviceId } from './subscriptions.ts'
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
@@ -19,6 +21,8 @@ export const ConnackCode = {
 
 export interface AedesAuthOptions {
   auth: AuthHooks
+  /** The topic rules (security/mqtt-acl.ts): each client gets its view at CONNECT. */
+  acl: MqttAcl
   config: Pick<Config, 'devicePushTopic' | 'broadcastTopic'>
   logger: Logger
 }
@@ -28,6 +32,40 @@ export type AedesAuthHandlers = Required<Pick<AedesOptions, 'preConnect' | 'auth
 // aedes' default authorizePublish refuses client publishes under $SYS/ (moscajs/aedes#597);
 // replacing the hook must keep that rule.
 const SYS_PREFIX = '$SYS/'
+
+/** Where a client's ACL view is kept: on the client itself, read per delivered message. */
+const ACL = Symbol('cim.mqttAcl')
+type WithAcl = Client & { [ACL]?: ClientAcl }
+
+/** The client's ACL view (set at CONNECT; an ordinary device's when none was set). */
+export function aclOf(client: Client, acl: MqttAcl): ClientAcl {
+  return (client as WithAcl)[ACL] ??= acl.forClient(client.id)
+}
+
+/**
+ * aedes' authorizeForward: drops what the client may not read (another device's push topic or
+ * uplink, $SYS for a non-monitor; retained messages take this path too) and hands the rest to
+ * `next` (the MQTT stats counter). Per message per subscriber, so the view is precomputed.
+ */
+export function aclForward(acl: MqttAcl, next: NonNullable<AedesOptions['authorizeForward']>): NonNullable<AedesOptions['authorizeForward']> {
+  return (client, packet) => (aclOf(client, acl).mayReceive(packet.topic) ? next(client, packet) : null)
+}
+
+/**
+ * CONNACK code of a refused CONNECT: 5 "not authorized" for a valid token of another client id
+ * (CIM_FORBIDDEN) or when no credentials were sent, else 4 "bad username or password".
+ */
+function refusalConnack(code: string | undefined, sentCredentials: boolean): number {
+  if (code === 'CIM_FORBIDDEN' || !sentCredentials) return ConnackCode.NOT_AUTHORIZED
+  return ConnackCode.BAD_USERNAME_OR_PASSWORD
+}
+
+/** A refusal's catalogue code and reason (a plain string from a hook means CIM_UNAUTHORIZED). */
+function refusalOf(decision: Exclude<DeviceAuthDecision, true>): { code: string; reason: string } {
+  if (typeof decision === 'string') return { code: 'CIM_UNAUTHORIZED', reason: decision }
+  if ('code' in decision) return { code: decision.code, reason: decision.message }
+  return { code: 'CIM_UNAUTHORIZED', reason: 'refused' }
+}
 
 function connackError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
@@ -41,18 +79,20 @@ export function remoteAddressOf(client: Client): string | undefined {
 
 /**
  * Builds aedes' preConnect / authenticate / authorizePublish / authorizeSubscribe.
- * - CONNECT refused by the hook → CONNACK 4 when credentials were sent, else 5; a hook that throws
+ * - CONNECT refused by the hook → CONNACK 4 when credentials were sent, else 5 (5 also for a valid
+ *   token of another client id); the refusal is logged with its catalogue code; a hook that throws
  *   (accounts store down) → CONNACK 3 "server unavailable", so clients retry rather than give up.
  * - Empty client id with clean-session off → CONNACK 2 ([MQTT-3.1.3-8]; aedes 1.2 accepts it and
  *   invents an id, leaving a persistent session nobody can resume). Same for 3.1 clients, whose
  *   spec requires 1–23 characters, and for ids containing `+`/`#` (see isUsableDeviceId).
+ * - PUBLISH and SUBSCRIBE go through the topic rules (security/mqtt-acl.ts) first, then the hooks.
  * - PUBLISH refused → error: aedes closes the connection ([MQTT-3.3.5-2], 3.1.1 has no negative PUBACK).
  * - SUBSCRIBE refused → granted 0x80 in SUBACK ([MQTT-3.9.3]), the connection stays.
  * - The device's server-owned topics (own push topic, broadcast) are always allowed to subscribe:
  *   aedes re-authorises stored subscriptions when a persistent session resumes, and those include
  *   the server-side ones.
  */
-export function aedesAuthHandlers({ auth, config, logger }: AedesAuthOptions): AedesAuthHandlers {
+export function aedesAuthHandlers({ auth, acl, config, logger }: AedesAuthOptions): AedesAuthHandlers {
   // Verdicts taken in preConnect, where the CONNECT packet is visible, and reported as a CONNACK
   // code from authenticate (preConnect can only drop the connection without a CONNACK).
   const rejectedIds = new WeakMap<Client, string>()
@@ -77,10 +117,13 @@ export function aedesAuthHandlers({ auth, config, logger }: AedesAuthOptions): A
       }
       auth.authenticateDevice({ clientId: client.id, username, password, remoteAddress }).then(
         (decision) => {
-          if (decision === true) return done(null, true)
-          logger.info({ clientId: client.id, remoteAddress, reason: decision }, 'mqtt connect refused')
-          const code = username !== undefined || password !== undefined ? ConnackCode.BAD_USERNAME_OR_PASSWORD : ConnackCode.NOT_AUTHORIZED
-          done(connackError(code, decision), false)
+          if (decision === true || isDeviceGrant(decision)) {
+            ;(client as WithAcl)[ACL] = acl.forClient(client.id, decision === true ? 'device' : decision.role)
+            return done(null, true)
+          }
+          const { code, reason } = refusalOf(decision)
+          logger.info({ clientId: client.id, remoteAddress, code, reason }, 'mqtt connect refused')
+          done(connackError(refusalConnack(code, username !== undefined || password !== undefined), reason), false)
         },
         (err: unknown) => {
           logger.error({ err, clientId: client.id }, 'mqtt authenticateDevice failed')
@@ -94,6 +137,11 @@ export function aedesAuthHandlers({ auth, config, logger }: AedesAuthOptions): A
       // client's own CONNECT that stored it, so there is nobody left to ask.
       if (!client) return callback(null)
       if (packet.topic.startsWith(SYS_PREFIX)) return callback(new Error(`${SYS_PREFIX} topics are reserved`))
+      const allowed = aclOf(client, acl).mayPublish(packet.topic)
+      if (allowed !== true) {
+        logger.info({ clientId: client.id, topic: packet.topic, reason: allowed }, 'mqtt publish refused')
+        return callback(new Error(allowed))
+      }
       auth.authorizePublish(client.id, packet.topic).then(
         (decision) => {
           if (decision === true) return callback(null)
@@ -109,6 +157,11 @@ export function aedesAuthHandlers({ auth, config, logger }: AedesAuthOptions): A
 
     authorizeSubscribe(client, sub, callback) {
       if (isServerTopic(config, client.id, sub.topic)) return callback(null, sub)
+      const allowed = aclOf(client, acl).maySubscribe(sub.topic)
+      if (allowed !== true) {
+        logger.info({ clientId: client.id, topic: sub.topic, reason: allowed }, 'mqtt subscribe refused')
+        return callback(null, null)
+      }
       auth.authorizeSubscribe(client.id, sub.topic).then(
         (decision) => {
           if (decision === true) return callback(null, sub)

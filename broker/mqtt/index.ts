@@ -6,9 +6,11 @@
 import type { EventEmitter } from 'node:events'
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
 import { newMqttStats, type MqttNode, type MqttNodeDeps, type MqttPublish, type MqttStats } from '../types.ts'
-import { aedesAuthHandlers } from './auth.ts'
+import { MqttAcl } from '../../security/mqtt-acl.ts'
+import { aclForward, aedesAuthHandlers } from './auth.ts'
 import { DeviceConnections } from './devices.ts'
 import { MqttListeners } from './listeners.ts'
+import { parseWsOrigins } from './origins.ts'
 import { subscribeServerSide } from './subscriptions.ts'
 import { createUplinkHandler } from './uplink.ts'
 
@@ -23,6 +25,8 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   const { config } = deps
   const stats = deps.stats ?? newMqttStats()
   const logger = deps.logger.child({ component: 'mqtt' })
+  // Topic privacy holds always, authentication or not (docs/security.md, MQTT topic rules).
+  const acl = deps.acl ?? new MqttAcl(config)
   const devices = new DeviceConnections({
     presence: deps.adapters.presence.devices,
     brokerId: deps.brokerId,
@@ -35,7 +39,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   const listeners = new MqttListeners((stream, req) => {
     if (aedes && !aedes.closed) aedes.handle(stream, req)
     else stream.destroy()
-  }, logger)
+  }, logger, parseWsOrigins(config.wsOrigins))
 
   async function start(): Promise<Aedes> {
     const { mq, persistence } = deps.adapters.mqtt()
@@ -43,8 +47,8 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       id: deps.brokerId,
       mq,
       persistence,
-      ...aedesAuthHandlers({ auth: deps.auth, config, logger }),
-      authorizeForward: countForward(stats),
+      ...aedesAuthHandlers({ auth: deps.auth, acl, config, logger }),
+      authorizeForward: aclForward(acl, countForward(stats)),
     })
     wire(broker)
     return broker
@@ -94,7 +98,8 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       starting ??= start()
       aedes = await starting
       if (closing) throw new Error('MQTT node is closed')
-      return listeners.listen({ host: config.host, mqttPort: config.mqttPort, wsPort: config.wsPort })
+      const tls = deps.tls && { watcher: deps.tls, mqttsPort: config.mqttsPort, wssPort: config.wssPort }
+      return listeners.listen({ host: config.host, mqttPort: config.mqttPort, wsPort: config.wsPort, tls })
     },
 
     async stopAccepting() {
@@ -135,6 +140,15 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
 
     deviceIds() {
       return devices.ids()
+    },
+
+    disconnect(clientId, code, reason) {
+      // aedes keeps its clients by id (untyped). close() publishes the will: a revoked device did not say goodbye.
+      const client = (aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[clientId]
+      if (!client) return false
+      logger.info({ clientId, code, reason }, 'mqtt client disconnected')
+      client.close()
+      return true
     },
 
     subscriptionCount() {

@@ -3,6 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import pino from 'pino'
 import { WebSocket } from 'ws'
 import { MqttListeners } from './listeners.ts'
+import { connect as tlsConnect } from 'node:tls'
+import { watchTls } from '../../security/tls.ts'
+import { createTestCa } from '../../test/support/tls.ts'
 
 // An echo handler stands in for aedes.handle: the listeners only move bytes.
 const echo = () => new MqttListeners((stream) => stream.pipe(stream), pino({ level: 'silent' }))
@@ -79,5 +82,32 @@ describe('MqttListeners', () => {
     const b = echo()
     opened.push(() => b.close())
     await expect(b.listen({ host: '127.0.0.1', mqttPort, wsPort: 0 })).rejects.toThrow(/EADDRINUSE/)
+  })
+
+  it('with a certificate: MQTT over TLS and secure WebSocket carry bytes through the same handler (and Origin check); close ends them', async () => {
+    const ca = createTestCa('cim-listeners')
+    opened.push(() => ca.remove())
+    const watcher = watchTls(ca.issue('server'), { logger: pino({ level: 'silent' }) })
+    opened.push(() => watcher.close())
+    const l = new MqttListeners((stream) => stream.pipe(stream), pino({ level: 'silent' }), new Set(['https://app.example']))
+    opened.push(() => l.close())
+    const ports = await l.listen({ host: '127.0.0.1', mqttPort: 0, wsPort: 0, tls: { watcher, mqttsPort: 0, wssPort: 0 } })
+    expect(ports.mqttsPort).toBeGreaterThan(0)
+    expect(ports.wssPort).toBeGreaterThan(0)
+    const s = await new Promise<Socket>((resolve, reject) => {
+      const t = tlsConnect({ host: '127.0.0.1', port: ports.mqttsPort!, ca: ca.ca }, () => resolve(t)).once('error', reject)
+    })
+    expect(await roundTrip(s, 'tls')).toBe('tls')
+    const w = new WebSocket(`wss://127.0.0.1:${ports.wssPort}`, 'mqtt', { ca: ca.ca })
+    await new Promise((resolve, reject) => w.once('open', resolve).once('error', reject))
+    expect(await wsRoundTrip(w, 'wss')).toBe('wss')
+    const foreign = new WebSocket(`wss://127.0.0.1:${ports.wssPort}`, 'mqtt', { ca: ca.ca, origin: 'https://evil.example' })
+    await expect(new Promise((resolve, reject) => foreign.once('open', resolve).once('error', reject))).rejects.toThrow(/403/)
+    const allowed = new WebSocket(`wss://127.0.0.1:${ports.wssPort}`, 'mqtt', { ca: ca.ca, origin: 'https://app.example' })
+    opened.push(() => allowed.terminate())
+    await new Promise((resolve, reject) => allowed.once('open', resolve).once('error', reject))
+    const ended = Promise.all([new Promise((r) => s.once('close', r)), new Promise((r) => w.once('close', r))])
+    await l.close()
+    await ended
   })
 })

@@ -1,14 +1,19 @@
 /**
- * The MQTT node's two listeners: MQTT over TCP and MQTT over WebSocket (ws@8 and
- * createWebSocketStream; aedes-server-factory pulls in old ws versions). Both disable Nagle:
- * measured on CI-like machines, a QoS 1 round trip through aedes takes ~44 ms with Nagle on and
- * ~0.2 ms with noDelay.
+ * The MQTT node's listeners: MQTT over TCP and MQTT over WebSocket (ws@8 and
+ * createWebSocketStream; aedes-server-factory pulls in old ws versions), and with a TLS
+ * certificate also MQTT over TLS and over secure WebSocket (docs/security.md, TLS). All disable
+ * Nagle: measured on CI-like machines, a QoS 1 round trip through aedes takes ~44 ms with Nagle on
+ * and ~0.2 ms with noDelay. Both WebSocket listeners share one upgrade path (and so its checks).
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Logger } from 'pino'
+import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsWatcher } from '../../security/tls.ts'
+import { originAllowed, refuseUpgrade } from './origins.ts'
 
 /** Takes over one MQTT byte stream (aedes.handle). */
 export type MqttStreamHandler = (stream: Duplex, req?: IncomingMessage) => void
@@ -19,51 +24,68 @@ export interface MqttListenOptions {
   mqttPort: number
   /** WebSocket port; 0 = any free port. */
   wsPort: number
+  /** Also listen with TLS (the watcher keeps the certificate current). */
+  tls?: MqttTlsListenOptions
+}
+
+export interface MqttTlsListenOptions {
+  watcher: TlsWatcher
+  /** MQTT over TLS port; 0 = any free port. */
+  mqttsPort: number
+  /** MQTT over secure WebSocket port; 0 = any free port. */
+  wssPort: number
+}
+
+export interface MqttBoundPorts {
+  mqttPort: number
+  wsPort: number
+  /** Present when listening with TLS. */
+  mqttsPort?: number
+  wssPort?: number
 }
 
 export class MqttListeners {
   private readonly tcp: NetServer
   private readonly http: HttpServer
   private readonly wss: WebSocketServer
-  /** Every raw socket of both servers, so close() can end those aedes does not know of yet. */
+  /** The TLS listeners, created by listen() when it is given a certificate. */
+  private mqtts: TlsServer | undefined
+  private https: HttpsServer | undefined
+  /** Every raw socket of every server, so close() can end those aedes does not know of yet. */
   private readonly sockets = new Set<Socket>()
   private accepting = false
   /** Settle when each server has fully closed (its 'close' event); resolved while not listening. */
   private tcpClosed: Promise<void> = Promise.resolve()
   private httpClosed: Promise<void> = Promise.resolve()
+  private tlsClosed: Promise<unknown> = Promise.resolve()
 
-  constructor(handle: MqttStreamHandler, private readonly logger: Logger) {
+  constructor(
+    private readonly handle: MqttStreamHandler,
+    private readonly logger: Logger,
+    /** WebSocket Origin allow-list (origins.ts); undefined: any Origin. */
+    private readonly allowedOrigins?: ReadonlySet<string>,
+  ) {
     this.tcp = createNetServer({ noDelay: true }, (socket) => {
       this.track(socket)
       handle(socket)
     })
-    // Plain HTTP requests get 426; only upgrades speak MQTT.
-    this.http = createHttpServer({ noDelay: true }, (_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSocket only\n')
-    })
+    this.http = createHttpServer({ noDelay: true }, upgradeRequired)
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false })
-    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (!this.accepting) return socket.destroy()
-      socket.setNoDelay(true)
-      this.track(socket)
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = createWebSocketStream(ws)
-        handle(stream, req)
-      })
-    })
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head))
     this.tcp.on('error', (err) => logger.error({ err }, 'mqtt tcp listener error'))
     this.http.on('error', (err) => logger.error({ err }, 'mqtt websocket listener error'))
   }
 
-  async listen(opts: MqttListenOptions): Promise<{ mqttPort: number; wsPort: number }> {
+  async listen(opts: MqttListenOptions): Promise<MqttBoundPorts> {
     try {
       const mqttPort = await listenOn(this.tcp, opts.host, opts.mqttPort)
       this.tcpClosed = closedEvent(this.tcp)
       const wsPort = await listenOn(this.http, opts.host, opts.wsPort)
       this.httpClosed = closedEvent(this.http)
+      const ports: MqttBoundPorts = { mqttPort, wsPort, ...(opts.tls && await this.listenTls(opts.host, opts.tls)) }
       this.accepting = true
-      this.logger.info({ mqttPort, wsPort }, 'mqtt listening')
-      return { mqttPort, wsPort }
+      this.logger.info(ports, 'mqtt listening')
+      return ports
     } catch (err) {
       this.stopAccepting()
       throw err
@@ -78,6 +100,8 @@ export class MqttListeners {
     this.accepting = false
     if (this.tcp.listening) this.tcp.close()
     if (this.http.listening) this.http.close()
+    if (this.mqtts?.listening) this.mqtts.close()
+    if (this.https?.listening) this.https.close()
   }
 
   /** Stops listening and destroys every remaining socket. Resolves when both servers closed. */
@@ -85,13 +109,59 @@ export class MqttListeners {
     this.stopAccepting()
     for (const socket of this.sockets) socket.destroy()
     this.http.closeAllConnections()
-    await Promise.all([this.tcpClosed, this.httpClosed])
+    this.https?.closeAllConnections()
+    await Promise.all([this.tcpClosed, this.httpClosed, this.tlsClosed])
+  }
+
+  /** One WebSocket upgrade, plain or TLS: both WebSocket listeners go through here. */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (!this.accepting) return void socket.destroy()
+    if (!originAllowed(this.allowedOrigins, req)) {
+      this.logger.info({ origin: req.headers.origin, remoteAddress: socket.remoteAddress }, 'mqtt websocket origin refused')
+      return refuseUpgrade(socket)
+    }
+    socket.setNoDelay(true)
+    this.track(socket)
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws)
+      this.handle(stream, req)
+    })
+  }
+
+  /** MQTT over TLS and over secure WebSocket, registered with the watcher for certificate reloads. */
+  private async listenTls(host: string, tls: MqttTlsListenOptions): Promise<{ mqttsPort: number; wssPort: number }> {
+    const secure = { ...tls.watcher.options, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }
+    const mqtts = createTlsServer(secure, (socket) => {
+      this.track(socket)
+      this.handle(socket)
+    })
+    const https = createHttpsServer(secure, upgradeRequired)
+    https.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head))
+    this.mqtts = mqtts
+    this.https = https
+    for (const server of [mqtts, https]) {
+      // The raw socket, before the handshake: close() must end handshakes that never finish.
+      server.on('connection', (raw: Socket) => this.track(raw))
+      server.on('tlsClientError', (err: Error) => this.logger.debug({ err: err.message }, 'mqtt tls handshake failed'))
+      server.on('error', (err: Error) => this.logger.error({ err }, 'mqtt tls listener error'))
+      tls.watcher.add(server)
+    }
+    const mqttsPort = await listenOn(mqtts, host, tls.mqttsPort)
+    const mqttsClosed = closedEvent(mqtts)
+    const wssPort = await listenOn(https, host, tls.wssPort)
+    this.tlsClosed = Promise.all([mqttsClosed, closedEvent(https)])
+    return { mqttsPort, wssPort }
   }
 
   private track(socket: Socket): void {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))
   }
+}
+
+/** Plain HTTP requests get 426; only upgrades speak MQTT. */
+function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSocket only\n')
 }
 
 function listenOn(server: NetServer | HttpServer, host: string, port: number): Promise<number> {
@@ -107,6 +177,6 @@ function listenOn(server: NetServer | HttpServer, host: string, port: number): P
 }
 
 /** A server emits 'close' once it stopped listening AND its last connection ended. */
-function closedEvent(server: NetServer | HttpServer): Promise<void> {
+function closedEvent(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.once('close', () => resolve()))
 }

@@ -12,9 +12,16 @@ import { CompatCode, catalogue, compatCodeOf, errors } from '../../errors.ts'
 import type { RouteContext } from '../context.ts'
 import { checkMessageSize, deliver, groupByBroker, pushToUsers } from '../push-path.ts'
 import { disconnectUser } from '../kick.ts'
+import { chooseLoginBroker } from '../login.ts'
 import { classifyError, logError } from '../plugins/errors.ts'
 import * as schema from './schema.ts'
 import { livePresence } from '../../adapters/presence/live.ts'
+
+/**
+ * No API key: the upstream client cannot send one. These endpoints exist only with --compat, which
+ * chooses upstream's trust model (docs/security.md, "Compat").
+ */
+const PUBLIC = { scope: 'public' } as const
 
 /** Upstream StatusEnum.SUCCESS message. */
 const SUCCESS_MESSAGE = 'Success'
@@ -29,7 +36,7 @@ function ok<T>(req: FastifyRequest, dataBody: T) {
 }
 
 const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
-  const { accounts, discovery } = ctx.adapters
+  const { accounts } = ctx.adapters
   // Users of a broker that discovery dropped (crashed) are offline, though their entries live until their TTL.
   const online = livePresence(ctx.adapters).users
 
@@ -47,22 +54,17 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return { sendUserId: String(userId), sendUserName: account.userName }
   }
 
-  app.post('/registerAccount', { schema: schema.registerAccount }, async (req) => {
+  app.post('/registerAccount', { schema: schema.registerAccount, config: PUBLIC }, async (req) => {
     const { userId, userName } = await accounts.register(req.body.userName)
     return ok(req, { userId, userName })
   })
 
-  app.post('/login', { schema: schema.login }, async (req) => {
-    const { userId, userName } = req.body
-    const account = await accounts.get(userId)
-    if (!account || account.userName !== userName) throw new errors.AccountMismatch(userId, userName)
-    // With `kick-old` the broker replaces the old connection when the new one logs in.
-    if (ctx.config.repeatLogin === 'reject' && (await online.get(String(userId)))) throw new errors.RepeatLogin(userId)
-    const broker = ctx.balancer.choose(String(userId), discovery.brokers())
+  app.post('/login', { schema: schema.login, config: PUBLIC }, async (req) => {
+    const broker = await chooseLoginBroker(ctx, req.body.userId, req.body.userName)
     return ok(req, { ip: broker.host, cimServerPort: broker.cimPort, httpPort: broker.httpPort })
   })
 
-  app.post('/p2pRoute', { schema: schema.p2pRoute }, async (req) => {
+  app.post('/p2pRoute', { schema: schema.p2pRoute, config: PUBLIC }, async (req) => {
     const { userId, receiveUserId, msg, batchMsg } = req.body
     const texts = batchMsg?.length ? batchMsg : msg != null ? [msg] : []
     if (texts.length === 0) throw new errors.InvalidArgument('msg or batchMsg is required')
@@ -85,7 +87,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return ok(req, null)
   })
 
-  app.post('/groupRoute', { schema: schema.groupRoute }, async (req) => {
+  app.post('/groupRoute', { schema: schema.groupRoute, config: PUBLIC }, async (req) => {
     const { userId, msg } = req.body
     checkMessageSize(ctx, msg)
     const properties = await sender(userId)
@@ -94,13 +96,13 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return ok(req, null)
   })
 
-  app.post('/offLine', { schema: schema.offLine }, async (req) => {
+  app.post('/offLine', { schema: schema.offLine, config: PUBLIC }, async (req) => {
     // Upstream answers 9000 whether or not the user was online.
     await disconnectUser(app.brokers, ctx, req.body.userId, 'logged out through /offLine')
     return ok(req, null)
   })
 
-  app.get('/onlineUser', { schema: schema.onlineUser }, async (req) => {
+  app.get('/onlineUser', { schema: schema.onlineUser, config: PUBLIC }, async (req) => {
     const entries = await online.all()
     const users = await Promise.all(entries.map(async (e) => ({
       userId: Number(e.id),
@@ -109,7 +111,7 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return ok(req, users)
   })
 
-  app.post('/fetchOfflineMsgs', { schema: schema.fetchOfflineMsgs }, async (req) => {
+  app.post('/fetchOfflineMsgs', { schema: schema.fetchOfflineMsgs, config: PUBLIC }, async (req) => {
     const { receiveUserId } = req.body
     // Upstream replays only to an online user and answers 9000 either way; the broker also
     // replays at every login, so nothing is lost for an offline one.

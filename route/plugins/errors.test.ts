@@ -17,8 +17,8 @@ beforeEach(async () => {
   const sink = new Writable({ write(chunk, _enc, done) { logLines.push(JSON.parse(String(chunk))); done() } })
   app = await buildApp({ config: resolveConfig({}, {}), adapters, logger: pino({ level: 'warn' }, sink) })
   // Test-only routes, added before ready: they throw what handlers and adapters can throw.
-  app.get('/test/bug', async () => { throw new Error('secret detail') })
-  app.get('/test/catalogued', async () => { throw new errors.RepeatLogin(42) })
+  app.get('/test/bug', { config: { scope: 'public' } }, async () => { throw new Error('secret detail') })
+  app.get('/test/catalogued', { config: { scope: 'public' } }, async () => { throw new errors.RepeatLogin(42) })
   await app.ready()
 })
 afterEach(async () => { await app.close(); await adapters.close() })

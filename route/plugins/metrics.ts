@@ -20,7 +20,7 @@ type Timer = { observe(seconds: number): void }
 
 const STATUSES: readonly PushStatus[] = ['delivered', 'queued', 'offline', 'rejected']
 /** Every bus request kind (the client has one method per kind); `satisfies` keeps the list complete. */
-const BUS_REQUESTS = { push: true, broadcast: true, kick: true, publish: true, replay: true } satisfies Record<RequestKind, true>
+const BUS_REQUESTS = { push: true, broadcast: true, kick: true, publish: true, replay: true, disconnectDevice: true } satisfies Record<RequestKind, true>
 
 /** Seconds; pushes answer in milliseconds, timeouts take seconds. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -113,7 +113,7 @@ async function metricsPlugin(app: FastifyInstance, { metrics }: MetricsPluginOpt
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { scope: 'read' } }, async (_request, reply) => {
     void reply.type(metrics.registry.contentType)
     return metrics.registry.metrics()
   })

@@ -18,7 +18,8 @@ export const tags = [
   { name: 'nodes', description: 'Broker nodes of the cluster' },
   {
     name: 'cim-compatible',
-    description: 'The endpoints the upstream cim v2.1 client calls. Errors answer HTTP 200 with the upstream '
+    description: 'The endpoints the upstream cim v2.1 client calls, served only with `--compat` (upstream\'s trust model: '
+      + 'no API key, token-less logins). Errors answer HTTP 200 with the upstream '
       + 'wrapper `{code, message, reqNo, dataBody}` and string codes: 9000 success, 5000 repeat login, '
       + '7000 receiver offline, 7100 no server, 9100 account mismatch, 3000 invalid argument, 4000 failure.',
   },
@@ -37,12 +38,23 @@ async function swaggerPlugin(app: FastifyInstance): Promise<void> {
           + 'Errors are `{statusCode, code, message}` with a stable `code`.',
       },
       tags,
+      // Swagger UI's "Authorize" fills either; operations list both (route/plugins/auth.ts SECURITY_REQUIREMENT).
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key: `X-API-Key: <key>`' },
+        },
+      },
     },
     // Shared schemas keep their $id as their component name (ErrorResponse), not `def-0`.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  // Swagger UI's own routes (page, assets) need no key: marked public here, where they are made.
+  await app.register(async (ui) => {
+    ui.addHook('onRoute', (route) => { route.config = { ...route.config, scope: 'public' } })
+    await ui.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } })
+  })
+  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () => app.swagger())
 }
 Object.assign(swaggerPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'cim-swagger' })
 

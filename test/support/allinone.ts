@@ -30,7 +30,8 @@ export async function startAllInOne(overrides: Partial<Config> = {}, adapters: A
   const port = typeof address === 'object' && address ? address.port : 0
   return {
     config, adapters, broker, app, ports,
-    routeUrl: `http://127.0.0.1:${port}`,
+    // With tlsCert / tlsKey the route serves HTTPS (docs/security.md, TLS).
+    routeUrl: `${config.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`,
     async close() {
       await broker.close()
       await app.close()

@@ -37,6 +37,7 @@ function flagsOf(values: Settings): string[] {
     if (!setting?.flag) throw new Error(`unknown setting ${key}, or one with no flag`)
     if (setting.kind === 'boolean') {
       if (value === true || value === 'true') out.push(setting.flag)
+      else out.push(`--no-${setting.flag.slice(2)}`)
     } else out.push(setting.flag, String(value))
   }
   return out

@@ -32,6 +32,14 @@ export const CLUSTER_TEST_DEFAULTS = {
   presenceTtlMs: 9_000,
   /** Longer than the default 2 s: on a loaded CI machine a bus round trip can take over a second. */
   deliveryTimeoutMs: 5_000,
+  /**
+   * The explicit open mode the delivery tests run in (docs/security.md, "Modes"): `cim broker` and
+   * `cim route` refuse to start without keys otherwise, and the tests' clients use the
+   * upstream-compatible endpoints (`/registerAccount`, the SDK's `/login`). A test of the secure
+   * mode overrides both.
+   */
+  insecure: true,
+  compat: true,
 } satisfies Partial<Config>
 
 export interface ClusterOptions {

@@ -86,6 +86,12 @@ export class FakeBroker {
     },
     publish: () => ({ type: 'publish-result', ok: true }),
     replay: async (r) => ({ type: 'replay-result', delivered: (await this.adapters.inbox.list(r.userId)).length }),
+    disconnectDevice: async (r) => {
+      const entry = await this.adapters.presence.devices.get(r.deviceId)
+      const disconnected = entry?.brokerId === this.info.id
+      if (disconnected) await this.adapters.presence.devices.release(r.deviceId, entry.connId)
+      return { type: 'disconnectDevice-result', brokerId: this.info.id, disconnected }
+    },
   }
 
   private async handle(m: BusMessage): Promise<void> {
@@ -117,7 +123,7 @@ export interface RouteHarness {
 /** A route app over fresh memory adapters; `close` closes the app, then the adapters. */
 export async function routeHarness(overrides: Partial<Config> = {}): Promise<RouteHarness> {
   // The env is ignored so CIM_* variables on the test machine cannot change the results.
-  const config = resolveConfig({ deliveryTimeoutMs: 300, advertiseHost: '127.0.0.1', ...overrides }, {})
+  const config = resolveConfig({ deliveryTimeoutMs: 300, advertiseHost: '127.0.0.1', compat: true, ...overrides }, {})
   const adapters = createMemoryAdapters({ inboxMaxPerUser: config.inboxMaxPerUser })
   const app = await buildApp({ config, adapters })
   await app.ready()

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { sleep } from '../../../test/support/wait.ts'
 import { BaseCommand } from '../../../proto/codec.ts'
 import { createMemoryAdapters, type Adapters } from '../../../adapters/index.ts'
-import type { AuthHooks, UserLogin } from '../../auth.ts'
+import type { AuthHooks, UserAuthDecision, UserLogin } from '../../auth.ts'
 import type { Config } from '../../../config.ts'
 import { CimServer } from '../server.ts'
 import { LOGGED_IN } from '../session.ts'
@@ -28,7 +28,7 @@ afterEach(async () => {
 })
 
 /** A CIM server on loopback whose logins are decided by `decide` (default: everyone but mallory). */
-async function start(overrides: Partial<Config> = {}, decide?: (login: UserLogin) => Promise<true | string>): Promise<Harness> {
+async function start(overrides: Partial<Config> = {}, decide?: (login: UserLogin) => Promise<UserAuthDecision>): Promise<Harness> {
   const adapters = createMemoryAdapters()
   const auth: AuthHooks = {
     authenticateUser: decide ?? (async (l) => (l.userName === 'mallory' ? 'bad token' : true)),
@@ -79,6 +79,22 @@ describe('CIM login transition', () => {
     expect(await h.adapters.presence.users.get('1')).toBeUndefined()
     expect(h.server.users.size).toBe(0)
     expect(h.server.stats.loginsRefused).toBe(1)
+  })
+
+  it('a coded refusal keeps its code (expired token); an unknown code becomes CIM_UNAUTHORIZED', async () => {
+    const h = await start({}, async (l) => l.userId === 1
+      ? { code: 'CIM_TOKEN_EXPIRED', message: 'Token expired: exp is in the past' }
+      : { code: 'MADE_UP', message: 'nope' })
+    const c = await h.connect()
+    c.login(1, 'alice', PROTO2)
+    expect((await c.frame(BaseCommand.LOGIN_REPLY)).properties.code).toBe('CIM_TOKEN_EXPIRED')
+    await c.waitClosed()
+    const d = await h.connect()
+    d.login(2, 'bob', PROTO2)
+    const reply = await d.frame(BaseCommand.LOGIN_REPLY)
+    expect(reply.properties.code).toBe('CIM_UNAUTHORIZED')
+    expect(reply.resMsg).toContain('nope')
+    await d.waitClosed()
   })
 
   it('a client that hangs up while it is authenticated claims nothing', async () => {

@@ -33,7 +33,11 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
     })
     if (session.state !== LOGGING_IN) return // closed while waiting
     if (decision !== true) {
-      const err = codedError('Unauthorized', decision)
+      // A hook's string reason means CIM_UNAUTHORIZED; a coded refusal (an expired or revoked
+      // token) keeps its code so the client knows to fetch a new token.
+      const err = typeof decision === 'string' || !isCatalogued(decision.code)
+        ? codedError('Unauthorized', typeof decision === 'string' ? decision : decision.message)
+        : decision
       return session.refuseLogin(err.code, err.message)
     }
 

@@ -31,3 +31,47 @@ describe('GET /v1/devices/online', () => {
     expect(res.json().code).toBe('CIM_INVALID_ARGUMENT')
   })
 })
+
+describe('device tokens', () => {
+  const SECRET = 'device-token-test-secret-32-bytes!!'
+
+  it('POST /devices/{id}/token mints a device token (no body), or one with a role and ttl', async () => {
+    const s = await routeHarness({ tokenSecret: SECRET })
+    try {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/devices/meter-7/token' })
+      expect(res.statusCode).toBe(200)
+      const { token, expiresAt } = res.json()
+      expect(expiresAt).toBeGreaterThan(Date.now() / 1000 + 3500)
+      const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+      expect(claims).toMatchObject({ sub: 'meter-7', kind: 'device' })
+      expect(claims.role).toBeUndefined()
+      const mon = await s.app.inject({ method: 'POST', url: '/v1/devices/dash/token', payload: { role: 'monitor', ttlSeconds: 60 } })
+      expect(JSON.parse(Buffer.from(mon.json().token.split('.')[1], 'base64url').toString())).toMatchObject({ sub: 'dash', role: 'monitor' })
+      expect(mon.json().expiresAt).toBeLessThanOrEqual(Date.now() / 1000 + 61)
+      const bad = await s.app.inject({ method: 'POST', url: '/v1/devices/x/token', payload: { role: 'root' } })
+      expect(bad.statusCode).toBe(400)
+      expect((await s.app.inject({ method: 'POST', url: '/v1/devices/a%2B/token' })).statusCode).toBe(400)
+    } finally { await s.close() }
+  })
+
+  it('answers 501 CIM_NOT_CONFIGURED without a signing key', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/v1/devices/meter-7/token' })
+    expect(res.statusCode).toBe(501)
+    expect(res.json().code).toBe('CIM_NOT_CONFIGURED')
+  })
+
+  it('DELETE /devices/{id}/tokens revokes and asks every broker to disconnect the device', async () => {
+    const b2 = await FakeBroker.start(h.adapters, { id: 'b2' })
+    try {
+      await b2.connectDevice('d9')
+      const res = await h.app.inject({ method: 'DELETE', url: '/v1/devices/d9/tokens' })
+      expect(res.statusCode).toBe(200)
+      expect(res.json()).toEqual({ revoked: true, disconnected: true })
+      expect(await h.adapters.revocations.revokedAt('device', 'd9')).toBeGreaterThan(0)
+      expect(b1.of('disconnectDevice')).toEqual([expect.objectContaining({ deviceId: 'd9', code: 'CIM_TOKEN_REVOKED' })])
+      expect(b2.of('disconnectDevice')).toHaveLength(1)
+      const again = await h.app.inject({ method: 'DELETE', url: '/v1/devices/d9/tokens' })
+      expect(again.json()).toEqual({ revoked: true, disconnected: false })
+    } finally { await b2.stop() }
+  })
+})

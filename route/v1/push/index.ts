@@ -73,7 +73,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return broker.id
   }
 
-  app.post('/push/users/:userId', { schema: schema.pushUser }, async (req, reply) => {
+  app.post('/push/users/:userId', { schema: schema.pushUser, config: { scope: 'push' } }, async (req, reply) => {
     const { userId } = req.params
     // The account lookup happens inside pushToUsers and only for a user who is not online (an
     // online user passed it at login), so the hot path costs one presence read, not two reads.
@@ -82,12 +82,12 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return answer
   })
 
-  app.post('/push/users', { schema: schema.pushUsers }, async (req, reply) => {
+  app.post('/push/users', { schema: schema.pushUsers, config: { scope: 'push' } }, async (req, reply) => {
     const userIds = [...new Set(req.body.userIds)]
     return once('users', req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true, msgId)))
   })
 
-  app.post('/push/devices/:deviceId', { schema: schema.pushDevice }, async (req) => {
+  app.post('/push/devices/:deviceId', { schema: schema.pushDevice, config: { scope: 'push' } }, async (req) => {
     const { deviceId } = req.params
     const { qos = 0, retain = false } = req.body
     const msg = {
@@ -108,7 +108,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'offline' as const })] }
   })
 
-  app.post('/push/all', { schema: schema.pushAll }, async (req) => {
+  app.post('/push/all', { schema: schema.pushAll, config: { scope: 'push' } }, async (req) => {
     const { message, users = true, devices = true } = req.body
     checkMessageSize(ctx, message)
     if (discovery.brokers().length === 0) throw new errors.NoBroker('no broker is registered')
@@ -129,7 +129,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     return { users: userCount, devices: deviceCount }
   })
 
-  app.post('/publish', { schema: schema.publish }, async (req) => {
+  app.post('/publish', { schema: schema.publish, config: { scope: 'push' } }, async (req) => {
     const { topic, payload, encoding, qos = 0, retain = false } = req.body
     const brokerId = await publishAnywhere({ topic, payload: payloadBase64(payload, encoding), qos, retain })
     return { published: true, brokerId }

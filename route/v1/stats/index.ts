@@ -5,7 +5,7 @@ import * as schema from './schema.ts'
 
 const stats: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { inbox, presence, discovery } = ctx.adapters
-  app.get('/stats', { schema: schema.get }, async () => {
+  app.get('/stats', { schema: schema.get, config: { scope: 'read' } }, async () => {
     const [box, users, devices] = await Promise.all([inbox.stats(), presence.users.count(), presence.devices.count()])
     return {
       inbox: { stored: box.stored, expired: box.expired, maxPerUser: ctx.config.inboxMaxPerUser, ttlSeconds: ctx.config.inboxTtlSeconds },

@@ -1,0 +1,30 @@
+/**
+ * Where a user logging in should connect: the one broker choice behind both the upstream-compatible
+ * `POST /login` (route/compat) and `POST /v1/users/{userId}/connect` (route/v1/users/connect.ts),
+ * so the two cannot drift apart (docs/architecture.md, Upstream-compatible endpoints).
+ */
+import type { BrokerInfo } from '../adapters/discovery/index.ts'
+import { livePresence } from '../adapters/presence/live.ts'
+import { errors } from '../errors.ts'
+import type { RouteContext } from './context.ts'
+
+/**
+ * Checks the account, refuses a second login under the `reject` policy, and picks a live broker
+ * with the configured strategy. `userName` given (the compat login): the account must carry it,
+ * else CIM_ACCOUNT_MISMATCH; absent: an unknown userId is CIM_USER_NOT_FOUND.
+ * Throws CIM_REPEAT_LOGIN (409) and CIM_NO_BROKER (503) as the balancer does.
+ */
+export async function chooseLoginBroker(ctx: RouteContext, userId: number, userName?: string): Promise<BrokerInfo> {
+  const account = await ctx.adapters.accounts.get(userId)
+  if (userName !== undefined) {
+    if (!account || account.userName !== userName) throw new errors.AccountMismatch(userId, userName)
+  } else if (!account) {
+    throw new errors.UserNotFound(userId)
+  }
+  // With `kick-old` the broker replaces the old connection when the new one logs in. A crashed
+  // broker's leftover entry reads as offline (live presence), so it is no repeat login.
+  if (ctx.config.repeatLogin === 'reject' && (await livePresence(ctx.adapters).users.get(String(userId)))) {
+    throw new errors.RepeatLogin(userId)
+  }
+  return ctx.balancer.choose(String(userId), ctx.adapters.discovery.brokers())
+}
