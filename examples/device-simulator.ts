@@ -58,7 +58,8 @@ export function startDeviceSimulator(o: DeviceSimulatorOptions): DeviceSimulator
   // aedes 1.x speaks MQTT 3.1.1; clean: false keeps QoS 1 pushes queued while we are away.
   const client = mqtt.connect(o.url, {
     clientId: o.id, protocolVersion: 4, clean: false, reconnectPeriod: 1_000,
-    username: o.username, password: o.password,
+    // MQTT 3.1.1 allows a password only with a user name (MQTT-3.1.2-22): the device id serves.
+    username: o.username ?? (o.password !== undefined ? o.id : undefined), password: o.password,
   })
 
   client.on('connect', (ack) => {
