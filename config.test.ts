@@ -71,6 +71,15 @@ describe('the settings table', () => {
       '--token-private-key CIM_TOKEN_PRIVATE_KEY ', '--token-ttl-seconds CIM_TOKEN_TTL_SECONDS 3600',
       '--tls-cert CIM_TLS_CERT ', '--tls-key CIM_TLS_KEY ', '--mqtts-port CIM_MQTTS_PORT 8883', '--wss-port CIM_WSS_PORT 9443',
       '--cim-tls-port CIM_CIM_TLS_PORT 11443', '--ws-origins CIM_WS_ORIGINS ', 'mqttAcl - ',
+      '--login-timeout-ms CIM_LOGIN_TIMEOUT_MS 10000', '--max-connections CIM_MAX_CONNECTIONS 100000',
+      '--max-pending-frame-bytes CIM_MAX_PENDING_FRAME_BYTES 67108864', '--mqtt-max-packet-bytes CIM_MQTT_MAX_PACKET_BYTES 1048576',
+      '--mqtt-max-queued-bytes CIM_MQTT_MAX_QUEUED_BYTES 1048576', '--mqtt-max-keepalive-seconds CIM_MQTT_MAX_KEEPALIVE_SECONDS 300',
+      '--mqtt-max-client-id-bytes CIM_MQTT_MAX_CLIENT_ID_BYTES 256', '--retained-max-count CIM_RETAINED_MAX_COUNT 100000',
+      '--retained-max-bytes CIM_RETAINED_MAX_BYTES 268435456', '--retained-max-message-bytes CIM_RETAINED_MAX_MESSAGE_BYTES 262144',
+      '--inbox-max-bytes-per-user CIM_INBOX_MAX_BYTES_PER_USER 8388608', '--inbox-max-total-bytes CIM_INBOX_MAX_TOTAL_BYTES 1073741824',
+      '--max-stored-bytes-per-request CIM_MAX_STORED_BYTES_PER_REQUEST 16777216', '--max-batch-items CIM_MAX_BATCH_ITEMS 1000',
+      '--rate-limit-per-key CIM_RATE_LIMIT_PER_KEY 20000', '--rate-limit-per-address CIM_RATE_LIMIT_PER_ADDRESS 20000',
+      '--registrations-per-address CIM_REGISTRATIONS_PER_ADDRESS 50',
     ])
     expect(defaults).toEqual(Object.fromEntries(settings.map((s) => [s.key, s.default])))
   })

@@ -80,6 +80,24 @@ const table = {
   cimTlsPort: { flag: '--cim-tls-port', env: 'CIM_CIM_TLS_PORT', kind: 'number', default: 11443, parts: ['broker'], description: 'CIM over TLS port (with --tls-cert)' },
   wsOrigins: { flag: '--ws-origins', env: 'CIM_WS_ORIGINS', kind: 'string', default: '', parts: ['broker'], description: 'comma-separated Origin allow-list for MQTT over WebSocket (empty: any Origin)' },
   mqttAcl: { kind: 'json', default: [], defaultText: 'config file only', parts: ['broker'], description: 'operator MQTT rules, checked in order before the built-in ones: `[{"permission": "allow", "action": "publish", "topic": "sensors/{clientId}/#"}]`' },
+  // Limits (README "Limits"): nothing a client or caller sends is unbounded.
+  loginTimeoutMs: { flag: '--login-timeout-ms', env: 'CIM_LOGIN_TIMEOUT_MS', kind: 'number', default: 10_000, parts: ['broker'], description: 'a CIM connection that has not logged in by then is closed (CIM_LOGIN_DEADLINE)' },
+  maxConnections: { flag: '--max-connections', env: 'CIM_MAX_CONNECTIONS', kind: 'number', default: 100_000, parts: ['broker'], description: 'CIM connections per broker; more are refused (CIM_TOO_MANY_CONNECTIONS)' },
+  maxPendingFrameBytes: { flag: '--max-pending-frame-bytes', env: 'CIM_MAX_PENDING_FRAME_BYTES', kind: 'number', default: 64 * 1024 * 1024, parts: ['broker'], description: 'bytes of partial CIM frames buffered across all connections of a broker' },
+  mqttMaxPacketBytes: { flag: '--mqtt-max-packet-bytes', env: 'CIM_MQTT_MAX_PACKET_BYTES', kind: 'number', default: 1024 * 1024, parts: ['broker'], description: 'largest MQTT packet accepted' },
+  mqttMaxQueuedBytes: { flag: '--mqtt-max-queued-bytes', env: 'CIM_MQTT_MAX_QUEUED_BYTES', kind: 'number', default: 1024 * 1024, parts: ['broker'], description: 'bytes queued for a slow MQTT client before it is disconnected (CIM_SLOW_CONSUMER)' },
+  mqttMaxKeepaliveSeconds: { flag: '--mqtt-max-keepalive-seconds', env: 'CIM_MQTT_MAX_KEEPALIVE_SECONDS', kind: 'number', default: 300, parts: ['broker'], description: 'longest MQTT keepalive honoured; 0 or more is treated as this' },
+  mqttMaxClientIdBytes: { flag: '--mqtt-max-client-id-bytes', env: 'CIM_MQTT_MAX_CLIENT_ID_BYTES', kind: 'number', default: 256, parts: ['broker'], description: 'longest MQTT client id (UTF-8 bytes)' },
+  retainedMaxCount: { flag: '--retained-max-count', env: 'CIM_RETAINED_MAX_COUNT', kind: 'number', default: 100_000, parts: ['broker'], description: 'retained MQTT messages kept' },
+  retainedMaxBytes: { flag: '--retained-max-bytes', env: 'CIM_RETAINED_MAX_BYTES', kind: 'number', default: 256 * 1024 * 1024, parts: ['broker'], description: 'total payload bytes of retained MQTT messages' },
+  retainedMaxMessageBytes: { flag: '--retained-max-message-bytes', env: 'CIM_RETAINED_MAX_MESSAGE_BYTES', kind: 'number', default: 256 * 1024, parts: ['broker'], description: 'largest retained MQTT payload' },
+  inboxMaxBytesPerUser: { flag: '--inbox-max-bytes-per-user', env: 'CIM_INBOX_MAX_BYTES_PER_USER', kind: 'number', default: 8 * 1024 * 1024, parts: ['route'], description: 'stored message bytes per user (CIM_INBOX_FULL)' },
+  inboxMaxTotalBytes: { flag: '--inbox-max-total-bytes', env: 'CIM_INBOX_MAX_TOTAL_BYTES', kind: 'number', default: 1024 * 1024 * 1024, parts: ['route'], description: 'stored message bytes over all users (CIM_STORAGE_FULL)' },
+  maxStoredBytesPerRequest: { flag: '--max-stored-bytes-per-request', env: 'CIM_MAX_STORED_BYTES_PER_REQUEST', kind: 'number', default: 16 * 1024 * 1024, parts: ['route'], description: 'bytes one qos 1 push request may store (message size × users)' },
+  maxBatchItems: { flag: '--max-batch-items', env: 'CIM_MAX_BATCH_ITEMS', kind: 'number', default: 1000, parts: ['route'], description: 'items in one batch (userIds of a push, batchMsg of /p2pRoute)' },
+  rateLimitPerKey: { flag: '--rate-limit-per-key', env: 'CIM_RATE_LIMIT_PER_KEY', kind: 'number', default: 20_000, parts: ['route'], description: 'REST requests per second per API key (0: no limit; CIM_RATE_LIMITED)' },
+  rateLimitPerAddress: { flag: '--rate-limit-per-address', env: 'CIM_RATE_LIMIT_PER_ADDRESS', kind: 'number', default: 20_000, parts: ['route'], description: 'REST requests per second per source address without an API key (0: no limit)' },
+  registrationsPerAddress: { flag: '--registrations-per-address', env: 'CIM_REGISTRATIONS_PER_ADDRESS', kind: 'number', default: 50, parts: ['route'], description: 'user registrations per minute per API key or source address' },
 } as const satisfies Record<string, SettingSpec>
 
 type Table = typeof table

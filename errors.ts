@@ -70,6 +70,17 @@ export const catalogue = {
   TokenExpired: entry('CIM_TOKEN_EXPIRED', 401, 'Token expired: %s', CompatCode.FAIL),
   TokenRevoked: entry('CIM_TOKEN_REVOKED', 401, 'Token revoked: %s', CompatCode.FAIL),
   NotConfigured: entry('CIM_NOT_CONFIGURED', 501, 'Not configured: %s', CompatCode.FAIL),
+  // Limits and correctness (README "Limits"): every refusal names what was too much.
+  ReservedProperty: entry('CIM_RESERVED_PROPERTY', 400, 'Property %s belongs to the broker and cannot be set by a caller', CompatCode.VALIDATION_FAIL),
+  IdempotencyMismatch: entry('CIM_IDEMPOTENCY_MISMATCH', 422, 'idempotencyKey %s was used with a different request', CompatCode.VALIDATION_FAIL),
+  RateLimited: entry('CIM_RATE_LIMITED', 429, 'Too many requests: %s', CompatCode.FAIL),
+  TooManyConnections: entry('CIM_TOO_MANY_CONNECTIONS', 503, 'Too many connections: %s', CompatCode.SERVER_NOT_AVAILABLE),
+  LoginDeadline: entry('CIM_LOGIN_DEADLINE', 408, 'No login within %s ms', CompatCode.FAIL),
+  ShuttingDown: entry('CIM_SHUTTING_DOWN', 503, 'Shutting down: %s', CompatCode.SERVER_NOT_AVAILABLE),
+  StorageFull: entry('CIM_STORAGE_FULL', 507, 'Message storage is full: %s', CompatCode.FAIL),
+  MethodNotAllowed: entry('CIM_METHOD_NOT_ALLOWED', 405, 'Method %s not allowed on %s', CompatCode.FAIL),
+  HeadersTooLarge: entry('CIM_HEADERS_TOO_LARGE', 431, 'Request headers or URL too large', CompatCode.FAIL),
+  RetainedFull: entry('CIM_RETAINED_FULL', 507, 'Retained messages are full: %s', CompatCode.FAIL),
 } as const satisfies Record<string, Entry>
 
 export type ErrorName = keyof typeof catalogue
