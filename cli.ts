@@ -65,7 +65,7 @@ async function runNodes(role: Role, opts: Record<string, unknown>): Promise<void
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
-    logger.info({ signal }, 'shutting down: deregister, stop accepting, drain, close')
+    logger.info({ signal }, 'shutting down: refuse pushes (503), deregister, stop accepting, drain, close')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
     await node.close()

@@ -99,7 +99,7 @@ describe('the settings table', () => {
     expectTypeOf<BrokerSettings>().not.toHaveProperty('strategy')
     expectTypeOf<RouteSettings>().toHaveProperty('strategy')
     expectTypeOf<RouteSettings>().not.toHaveProperty('cimPort')
-    expectTypeOf<AdapterSettings>().toEqualTypeOf<Pick<Config, 'inboxMaxPerUser' | 'redisUrl' | 'zookeeper' | 'zkRoot' | 'zkSessionTimeoutMs'>>()
+    expectTypeOf<AdapterSettings>().toEqualTypeOf<Pick<Config, 'inboxMaxPerUser' | 'inboxMaxBytesPerUser' | 'inboxMaxTotalBytes' | 'redisUrl' | 'zookeeper' | 'zkRoot' | 'zkSessionTimeoutMs'>>()
     expectTypeOf<Config['strategy']>().toEqualTypeOf<'consistent-hash' | 'round-robin' | 'random' | 'least-connections'>()
     for (const s of settings) expect(s.parts.length, s.key).toBeGreaterThan(0)
   })

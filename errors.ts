@@ -42,7 +42,7 @@ export const catalogue = {
   DeviceOffline: entry('CIM_DEVICE_OFFLINE', 404, 'Device %s is offline', CompatCode.OFFLINE_USER),
   NotFound: entry('CIM_NOT_FOUND', 404, 'Route %s not found', CompatCode.FAIL),
   RepeatLogin: entry('CIM_REPEAT_LOGIN', 409, 'User %s is already logged in', CompatCode.REPEAT_LOGIN),
-  InboxFull: entry('CIM_INBOX_FULL', 507, 'Inbox of user %s is full (%s messages); nothing was evicted', CompatCode.FAIL),
+  InboxFull: entry('CIM_INBOX_FULL', 507, 'Inbox of user %s is full (%s); nothing was evicted', CompatCode.FAIL),
   PayloadTooLarge: entry('CIM_PAYLOAD_TOO_LARGE', 413, 'Payload too large: %s', CompatCode.VALIDATION_FAIL),
   NoBroker: entry('CIM_NO_BROKER', 503, 'No broker available: %s', CompatCode.SERVER_NOT_AVAILABLE),
   BackendUnavailable: entry('CIM_BACKEND_UNAVAILABLE', 503, 'A backing service is unavailable: %s', CompatCode.FAIL),
@@ -81,6 +81,7 @@ export const catalogue = {
   MethodNotAllowed: entry('CIM_METHOD_NOT_ALLOWED', 405, 'Method %s not allowed on %s', CompatCode.FAIL),
   HeadersTooLarge: entry('CIM_HEADERS_TOO_LARGE', 431, 'Request headers or URL too large', CompatCode.FAIL),
   RetainedFull: entry('CIM_RETAINED_FULL', 507, 'Retained messages are full: %s', CompatCode.FAIL),
+  PendingFramesFull: entry('CIM_PENDING_FRAMES_FULL', 503, 'Partial frames buffered on this broker passed %s bytes; closing the connection holding the most (%s bytes)', CompatCode.SERVER_NOT_AVAILABLE),
 } as const satisfies Record<string, Entry>
 
 export type ErrorName = keyof typeof catalogue

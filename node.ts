@@ -46,7 +46,11 @@ export interface CimNode {
   readonly app?: FastifyInstance
   /** Binds the broker (then registers it in discovery), then the route. */
   listen(): Promise<NodeAddresses>
-  /** Broker first (deregister, drain), then the route, then the adapters if the node made them. */
+  /**
+   * The route stops accepting writes first (503 CIM_SHUTTING_DOWN, Retry-After) and answers those in
+   * flight, then the broker deregisters and drains, then the route closes, then the adapters if the
+   * node made them.
+   */
   close(): Promise<void>
 }
 
@@ -86,6 +90,10 @@ export async function createNode(opts: NodeOptions): Promise<CimNode> {
     },
     close() {
       closing ??= (async () => {
+        // Before the drain: with memory adapters whatever is stored now dies with the process, so
+        // no push may be answered `queued` from here on (README, Limits). Pushes in flight get up
+        // to a delivery timeout to be answered.
+        await app?.stopAccepting(config.deliveryTimeoutMs + 1_000)
         await broker?.close()
         await app?.close()
         if (ownsAdapters) await adapters.close()

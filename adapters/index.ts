@@ -6,10 +6,13 @@ import type { Accounts } from './accounts/index.ts'
 import type { Presence } from './presence/index.ts'
 import type { Discovery } from './discovery/index.ts'
 import type { Bus } from './bus/index.ts'
-import type { Inbox } from './inbox/index.ts'
+import type { Inbox, InboxLimits } from './inbox/index.ts'
 import type { Idempotency } from './idempotency/index.ts'
 import type { MqttBackendFactory } from './mqtt/index.ts'
 import type { Revocations } from './revocations/index.ts'
+import type { RateCounter } from './ratelimit/index.ts'
+import { MemoryRateCounter } from './ratelimit/memory.ts'
+import { RedisRateCounter } from './ratelimit/redis.ts'
 import { MemoryAccounts } from './accounts/memory.ts'
 import { MemoryPresence } from './presence/memory.ts'
 import { MemoryDiscovery } from './discovery/memory.ts'
@@ -41,13 +44,24 @@ export interface Adapters {
   mqtt: MqttBackendFactory
   /** Token revocation cut-offs per user / device (security/tokens.ts reads them at every check). */
   revocations: Revocations
+  /** The route's REST rate-limit counters (route/plugins/ratelimit.ts): shared by route nodes over Redis. */
+  rateCounter: RateCounter
   /** Closes every adapter (connections to Redis / ZooKeeper). */
   close(): Promise<void>
 }
 
+/** The inbox caps (README "Limits"); each defaults to its setting's default. */
 export interface AdapterOptions {
-  /** Per-user inbox cap. Default 1000. */
+  /** Messages per user. */
   inboxMaxPerUser?: number
+  /** Stored bytes per user. */
+  inboxMaxBytesPerUser?: number
+  /** Stored bytes over all users. */
+  inboxMaxTotalBytes?: number
+}
+
+function inboxLimitsOf(opts: AdapterOptions): Partial<InboxLimits> {
+  return { maxPerUser: opts.inboxMaxPerUser, maxBytesPerUser: opts.inboxMaxBytesPerUser, maxTotalBytes: opts.inboxMaxTotalBytes }
 }
 
 /** The single-process set: everything in memory, nothing external. */
@@ -56,9 +70,10 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   const presence = new MemoryPresence()
   const discovery = new MemoryDiscovery()
   const bus = new MemoryBus()
-  const inbox = new MemoryInbox({ maxPerUser: opts.inboxMaxPerUser ?? 1000 })
+  const inbox = new MemoryInbox(inboxLimitsOf(opts))
   const idempotency = new MemoryIdempotency()
   const revocations = new MemoryRevocations()
+  const rateCounter = new MemoryRateCounter()
   // One in-process mq and persistence shared by every aedes instance of this process, so several
   // brokers built in one process (tests) see each other's retained messages and publishes.
   // aedes closes its mq when it closes; the shared one must outlive any single broker, so each
@@ -73,10 +88,10 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
     },
   })
   return {
-    accounts, presence, discovery, bus, inbox, idempotency, revocations,
-    mqtt: () => ({ mq: sharedMq, persistence: backend.persistence }),
+    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter,
+    mqtt: () => ({ mq: sharedMq, persistence: backend.persistence, retained: backend.retained }),
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close()])
       await new Promise<void>((resolve) => mq.close(() => resolve()))
     },
   }
@@ -93,6 +108,8 @@ export interface ClusterAdapterOptions extends AdapterOptions {
   onError?: (err: Error) => void
 }
 
+type OptionalSettings = 'zkSessionTimeoutMs' | 'inboxMaxBytesPerUser' | 'inboxMaxTotalBytes'
+
 /**
  * The set the configuration asks for: Redis for accounts, presence, bus, inbox and MQTT when
  * `redisUrl` is set; ZooKeeper for discovery when `zookeeper` is set; memory for the rest.
@@ -100,13 +117,18 @@ export interface ClusterAdapterOptions extends AdapterOptions {
  * CIM_BACKEND_UNAVAILABLE when either cannot be reached.
  */
 export async function createAdapters(
-  // The adapters' slice of the settings (a whole Config will do); the ZooKeeper session timeout may be left out.
-  config: Omit<AdapterSettings, 'zkSessionTimeoutMs'> & Partial<Pick<AdapterSettings, 'zkSessionTimeoutMs'>>,
+  // The adapters' slice of the settings (a whole Config will do); the ZooKeeper session timeout
+  // and the inbox byte caps may be left out (their defaults apply).
+  config: Omit<AdapterSettings, OptionalSettings> & Partial<Pick<AdapterSettings, OptionalSettings>>,
   opts: ClusterAdapterOptions = {},
 ): Promise<Adapters> {
-  const inboxMaxPerUser = opts.inboxMaxPerUser ?? config.inboxMaxPerUser
-  if (!config.redisUrl && !config.zookeeper) return createMemoryAdapters({ inboxMaxPerUser })
-  const memory = createMemoryAdapters({ inboxMaxPerUser })
+  const limits: AdapterOptions = {
+    inboxMaxPerUser: opts.inboxMaxPerUser ?? config.inboxMaxPerUser,
+    inboxMaxBytesPerUser: opts.inboxMaxBytesPerUser ?? config.inboxMaxBytesPerUser,
+    inboxMaxTotalBytes: opts.inboxMaxTotalBytes ?? config.inboxMaxTotalBytes,
+  }
+  if (!config.redisUrl && !config.zookeeper) return createMemoryAdapters(limits)
+  const memory = createMemoryAdapters(limits)
 
   let discovery: Discovery = memory.discovery
   if (config.zookeeper) {
@@ -132,15 +154,16 @@ export async function createAdapters(
   const accounts = new RedisAccounts(shared)
   const presence = new RedisPresence(shared)
   const bus = new RedisBus(shared)
-  const inbox = new RedisInbox({ ...shared, maxPerUser: inboxMaxPerUser })
+  const inbox = new RedisInbox({ ...shared, ...inboxLimitsOf(limits) })
   const idempotency = new RedisIdempotency(shared)
   const revocations = new RedisRevocations(shared)
+  const rateCounter = new RedisRateCounter(shared)
   const mqtt = redisMqttBackend({ redis: config.redisUrl, prefix: shared.prefix, onError: opts.onError })
   return {
-    accounts, presence, discovery, bus, inbox, idempotency, revocations,
+    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter,
     mqtt: mqtt.factory,
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), mqtt.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close(), mqtt.close()])
       await quit(client)
     },
   }

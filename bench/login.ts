@@ -35,7 +35,7 @@ async function verifyMicros(n: number): Promise<number> {
 async function startNode(extra: string[]): Promise<{ url: string; child: ChildProcess }> {
   const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start', '--compat', '--repeat-login', 'kick-old',
-    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn',
+    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn', '--registrations-per-address', '0',
     '--route-port', String(routePort), '--cim-port', String(cimPort), '--broker-http-port', String(brokerHttpPort),
     '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort), ...extra], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
   const url = `http://127.0.0.1:${routePort}`

@@ -37,7 +37,7 @@ function ask<T>(child: ChildProcess, msg: object, ev: string): Promise<T> {
 async function startNode(): Promise<{ url: string; child: ChildProcess }> {
   const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start',
-    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn',
+    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn', '--registrations-per-address', '0',
     '--route-port', String(routePort), '--cim-port', String(cimPort), '--broker-http-port', String(brokerHttpPort),
     '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
   const url = `http://127.0.0.1:${routePort}`

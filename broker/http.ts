@@ -8,6 +8,8 @@ import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { CimStats } from './cim/server.ts'
 import type { MqttStats } from './types.ts'
+import { codedError } from '../errors.ts'
+import { catalogueClientErrors, errorJson } from '../http-errors.ts'
 
 export interface BrokerHttpSource {
   id: () => string
@@ -74,7 +76,9 @@ export class BrokerHttp {
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD' }).end()
+        // Every error in the catalogue format, as the route answers them (http-errors.ts).
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
+          .end(errorJson(codedError('MethodNotAllowed', req.method, path)))
       } else if (path === '/health') {
         // 503 while draining, so a load balancer stops sending traffic before the sockets close.
         const draining = this.src.draining()
@@ -91,9 +95,10 @@ export class BrokerHttp {
         )
       } else {
         res.writeHead(404, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ statusCode: 404, code: 'CIM_NOT_FOUND', message: `Route GET ${path} not found` }))
+          .end(errorJson(codedError('NotFound', `GET ${path}`)))
       }
     })
+    catalogueClientErrors(this.server)
   }
 
   listen(port: number, host: string): Promise<number> {

@@ -73,6 +73,8 @@ export function createBroker(deps: BrokerDeps): Broker {
   })
 
   async function start(): Promise<BrokerPorts> {
+    // Logins wait until the presence a previous run of this id left is cleared (below).
+    cim.holdLogins()
     // With a certificate, every client listener also listens with TLS (docs/security.md, TLS);
     // a pair that does not load stops the start here.
     const tlsPaths = tlsPathsOf(config)
@@ -82,6 +84,8 @@ export function createBroker(deps: BrokerDeps): Broker {
     const httpPort = await http.listen(config.brokerHttpPort, config.host)
     id = brokerIdOf({ ...config, cimPort, brokerHttpPort: httpPort })
     cim.brokerId = id
+    await registration.clearPreviousRun(id)
+    cim.releaseLogins()
     mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats, tls, acl: mqttAcl })
     const { mqttPort, wsPort, mqttsPort, wssPort } = await mqtt.listen()
     const tlsPorts = tls ? { cimTlsPort, mqttsPort, wssPort } : {}
@@ -103,6 +107,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     if (started) await started.catch(() => {})
     // Deregister first so routes stop sending logins here, then stop accepting, then drain.
     cim.draining = true
+    cim.releaseLogins() // a failed start: held logins are refused as draining
     await registration.deregister()
     cim.stopAccepting()
     await mqtt?.stopAccepting()

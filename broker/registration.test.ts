@@ -42,6 +42,20 @@ describe('BrokerRegistration', () => {
     expect(discovery.brokers()).toEqual([])
   })
 
+  it('clears the users and devices a previous run of the same broker id left, and nothing of other brokers', async () => {
+    reg = new BrokerRegistration({
+      discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
+      userIds: () => [], deviceIds: () => [], connections: () => 0,
+    })
+    await presence.users.claim({ id: '70', brokerId: 'b3', connId: 'old', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await presence.devices.claim({ id: 'dev70', brokerId: 'b3', connId: 'old-d', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await presence.users.claim({ id: '71', brokerId: 'b4', connId: 'x', since: 0 }, { replace: false, ttlMs: 30_000 })
+    await reg.clearPreviousRun('b3')
+    expect(await presence.users.get('70')).toBeUndefined()
+    expect(await presence.devices.get('dev70')).toBeUndefined()
+    expect(await presence.users.get('71')).toBeDefined()
+  })
+
   it('logs a failed heartbeat instead of throwing', async () => {
     reg = new BrokerRegistration({
       discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,

@@ -35,6 +35,20 @@ export class BrokerRegistration {
     this.timer = setInterval(() => { void this.heartbeat() }, every).unref()
   }
 
+  /**
+   * Removes the presence entries (users and devices) a previous run of broker `id` left: killed and
+   * restarted before its ZooKeeper session expired, it takes over its old registration, so routes
+   * never see it leave and its entries would read as live logins until their TTL ran out. Called
+   * before this run takes logins. No live broker can hold this id: the default id names the
+   * host:ports this run has just bound (the same reasoning that lets discovery replace the old
+   * znode), and a --broker-id must be unique in the cluster.
+   */
+  async clearPreviousRun(id: string): Promise<void> {
+    const { presence, logger } = this.opts
+    const [users, devices] = await Promise.all([presence.users.removeBroker(id), presence.devices.removeBroker(id)])
+    if (users + devices > 0) logger.info({ brokerId: id, users, devices }, 'cleared the presence entries of a previous run of this broker')
+  }
+
   /** One heartbeat (also callable directly, e.g. by tests). Never throws; failures are logged. */
   heartbeat(): Promise<void> {
     if (this.beating) return this.beating

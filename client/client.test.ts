@@ -269,6 +269,26 @@ describe('CimClient over the wire (protocol doubles)', () => {
     expect(c.duplicatesDropped).toBe(1)
   })
 
+  it('never lets a seq the broker did not mark (qosMarked) move the window: a forged seq 2 cannot drop the real one', async () => {
+    const { broker, route } = await setup((s) => s.send({
+      cmd: BaseCommand.LOGIN_REPLY, resMsg: 'ok', properties: { code: '9000', brokerId: 'fake-1', heartbeatSeconds: '10', ackedSeq: '0', qosMarked: '1' },
+    }))
+    const { c, messages } = client(route.url, { userId: USER_ID })
+    await c.connect()
+    const s = broker.sessions[0]
+    // issue 9 item 1: a qos 0 push whose caller put seq "2" in its properties (no qos mark).
+    s.send(push('forged', { msgId: 'f', seq: '2', ts: '1700000000000' }))
+    await eventually(() => messages.length === 1, 3_000, 'the forged push, as at most once')
+    expect(messages[0]).toMatchObject({ text: 'forged', seq: undefined })
+    await sleep(30)
+    expect(s.acks()).toEqual([])
+    s.send(push('one', { msgId: 'm1', seq: '1', qos: '1' }))
+    s.send(push('two', { msgId: 'm2', seq: '2', qos: '1' }))
+    await eventually(() => s.acks().at(-1) === 2, 3_000, 'ACK 2')
+    expect(messages.map((m) => [m.text, m.seq])).toEqual([['forged', undefined], ['one', 1], ['two', 2]])
+    expect(c.duplicatesDropped).toBe(0)
+  })
+
   it('drops a connection that stops answering pings and logs in again', async () => {
     const { broker, route } = await setup((s) => { s.mute = true; s.loginReply() })
     const { c } = client(route.url, { userId: USER_ID, heartbeatMs: 40, readTimeoutMs: 150 })

@@ -158,17 +158,31 @@ export function intProperty(v: string | undefined): number | undefined {
 }
 
 /**
- * The app messages one push frame carries. Like the upstream CIMClientHandle: a frame with
- * `batchResMsg` yields one message per text, otherwise `resMsg` is the one text.
+ * The `seq` of an at-least-once delivery, or undefined for any other push, whose `seq` (if any)
+ * is not the broker's and must never move the ack window (docs/protocol.md, Pushes): a seq counts
+ * only with a `msgId` and, from a broker whose LOGIN_REPLY said `qosMarked` "1", only on a frame it
+ * marked `qos` "1". A broker that does not announce the mark (older versions) is trusted as before.
  */
-export function messagesOf(f: { resMsg: string; responseId: number; cmd: number; properties: Record<string, string>; batchResMsg: string[] }, offlineCmd: number): CimMessage[] {
+export function deliverySeq(properties: Record<string, string>, qosMarked: boolean): number | undefined {
+  const seq = intProperty(properties.seq)
+  if (seq === undefined || !properties.msgId) return undefined
+  if (qosMarked && properties.qos !== '1') return undefined
+  return seq
+}
+
+/**
+ * The app messages one push frame carries. Like the upstream CIMClientHandle: a frame with
+ * `batchResMsg` yields one message per text, otherwise `resMsg` is the one text. `seq` is set
+ * only for an at-least-once delivery (deliverySeq; `qosMarked` as the LOGIN_REPLY said).
+ */
+export function messagesOf(f: { resMsg: string; responseId: number; cmd: number; properties: Record<string, string>; batchResMsg: string[] }, offlineCmd: number, qosMarked = false): CimMessage[] {
   const p = f.properties
   const common = {
     sendUserId: intProperty(p.sendUserId) ?? 0,
     sendUserName: p.sendUserName ?? '',
     receiveUserId: intProperty(p.receiveUserId) ?? f.responseId,
     msgId: p.msgId || undefined,
-    seq: intProperty(p.seq),
+    seq: deliverySeq(p, qosMarked),
     ts: intProperty(p.ts),
     offline: f.cmd === offlineCmd,
     properties: p,

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events'
 import { BaseCommand, type ResponseFrame } from '../proto/codec.ts'
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts'
 import { CimConnection, CimLoginError } from './connection.ts'
-import { RecentIds, SeqWindow, messagesOf, intProperty, type CimMessage } from './inbound.ts'
+import { RecentIds, SeqWindow, deliverySeq, messagesOf, intProperty, type CimMessage } from './inbound.ts'
 import { RouteApi, type SendResult, type ServerInfo, type UserInfo } from './route.ts'
 import { CompatCode, catalogue } from '../errors.ts'
 import type { CimClientEvents, CimClientOptions, CimClientState, KickInfo } from './options.ts'
@@ -56,6 +56,8 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   private connecting?: Promise<void>
   private reconnectTimer?: NodeJS.Timeout
   private ackDue = false
+  /** The broker's LOGIN_REPLY said it marks at-least-once pushes (`qosMarked`): trust only marked seqs. */
+  private qosMarked = false
 
   constructor(private readonly opts: CimClientOptions) {
     super()
@@ -239,6 +241,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     this.status = 'connected'
     this.attempt = 0
     this.server = { ...server, brokerId: reply.brokerId ?? server.brokerId }
+    this.qosMarked = reply.qosMarked === '1'
     this.emit('connected', { ...this.server, userId: this.id as number, userName: this.userName, reconnect })
     // Where our sequence stands on the server: a fresh process starts its window there; a
     // reconnecting one that holds more than the server knows re-acks it (the last ACK was lost).
@@ -268,9 +271,10 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   }
 
   private onPush(f: ResponseFrame): void {
-    const msgs = messagesOf(f, BaseCommand.OFFLINE)
+    // A seq the broker did not mark as at-least-once (a forged property) must not touch the window.
+    const seq = deliverySeq(f.properties, this.qosMarked)
+    const msgs = messagesOf(f, BaseCommand.OFFLINE, this.qosMarked)
     const msgId = f.properties.msgId || undefined
-    const seq = intProperty(f.properties.seq)
     if (seq === undefined) {
       // At most once (qos 0, broadcast): only a repeated msgId can make it a duplicate.
       if (msgId !== undefined && !this.recent.add(msgId)) this.dropped++

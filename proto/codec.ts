@@ -195,6 +195,11 @@ export class FrameDecoder {
   get buffered(): number {
     return this.pending ? this.pending.length : 0
   }
+
+  /** Forgets the partial frame held (its connection is closing). */
+  clear(): void {
+    this.pending = null
+  }
 }
 
 export { protobuf }

@@ -12,7 +12,9 @@ import type { Adapters } from '../adapters/index.ts'
 import { createBalancer, type Balancer } from './balancer.ts'
 import type { RouteContext } from './context.ts'
 import errorsPlugin from './plugins/errors.ts'
+import drainingPlugin from './plugins/draining.ts'
 import authPlugin from './plugins/auth.ts'
+import rateLimitPlugin from './plugins/ratelimit.ts'
 import { validatorCompiler } from './plugins/validation.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import brokersPlugin from './plugins/brokers.ts'
@@ -52,6 +54,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ? { logger: logger && { redact: REDACTED_HEADERS } }
       : { loggerInstance: logger.child({}, { redact: REDACTED_HEADERS }) }),
     logController: new LogController({ disableRequestLogging: true }),
+    // While closing, plugins/draining.ts answers (503 CIM_SHUTTING_DOWN in the catalogue format,
+    // with Retry-After) instead of fastify's own 503 body.
+    return503OnClosing: false,
   })
     .withTypeProvider<TypeBoxTypeProvider>()
   // TypeBox's compiled checker instead of fastify's coercing ajv defaults (see validation.ts).
@@ -65,8 +70,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = new RouteMetrics()
   const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy), metrics }
   await app.register(errorsPlugin)
+  // Before everything else: a node shutting down refuses writes first (node.ts close).
+  await app.register(drainingPlugin)
   // Before swagger and every route: its onRoute hook documents and checks each route's scope.
   await app.register(authPlugin, { config })
+  // After auth (it counts per API key), before swagger and every route (it must see them all).
+  await app.register(rateLimitPlugin, { config, counter: adapters.rateCounter })
   await app.register(swaggerPlugin)
   await app.register(brokersPlugin, { adapters, deliveryTimeoutMs: config.deliveryTimeoutMs })
   // After brokers (it times their bus requests), before the routes (its hook must cover them).

@@ -9,6 +9,8 @@ import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
 import { livePresence } from '../adapters/presence/live.ts'
+import { storedBytesOf } from '../adapters/inbox/index.ts'
+import { pushBodyBound } from '../proto/push-frame.ts'
 
 export type UserStatus = 'delivered' | 'queued' | 'offline' | 'rejected'
 
@@ -97,7 +99,9 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
     })
     return stored.seq
   } catch (err) {
-    if ((err as { code?: string }).code === catalogue.InboxFull.code) return { userId, status: 'rejected', code: catalogue.InboxFull.code }
+    const code = (err as { code?: string }).code
+    // A full inbox (per user) or a full store (all users) refuses this user and evicts nothing.
+    if (code === catalogue.InboxFull.code || code === catalogue.StorageFull.code) return { userId, status: 'rejected', code }
     throw err
   }
 }
@@ -115,6 +119,8 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
  * inbox is full); qos 0: push → `delivered` or `offline`.
  */
 export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push: UserPush): Promise<UserResult[]> {
+  checkBatchItems(ctx, 'userIds', push.userIds.length)
+  if (push.qos === 1) checkStoredBytes(ctx, push)
   // Users of a broker discovery dropped (crashed) read as offline: asking it would only cost a delivery timeout.
   const online = livePresence(ctx.adapters).users
   const entries = await online.getMany(push.userIds.map(String))
@@ -157,10 +163,38 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
   return ctx.metrics.countUserResults(push.userIds.map((userId) => results.get(userId) ?? { userId, status: 'delivered' }))
 }
 
-/** Rejects a message the broker could not put in one CIM frame. */
-export function checkMessageSize(ctx: RouteContext, text: string): void {
-  const bytes = Buffer.byteLength(text)
+/**
+ * Rejects a push whose frame could exceed the CIM frame maximum on some client: the bound counts
+ * the text, every property (sender metadata included) and what the broker adds on any frame
+ * (proto/push-frame.ts), so every accepted push fits every client.
+ */
+export function checkMessageSize(ctx: RouteContext, text: string, properties?: Record<string, string>): void {
+  const bytes = pushBodyBound(text, properties)
   if (bytes > ctx.config.maxFrameBytes) {
-    throw new errors.PayloadTooLarge(`message is ${bytes} bytes; a CIM frame carries at most ${ctx.config.maxFrameBytes}`)
+    throw new errors.PayloadTooLarge(`message and properties encode to up to ${bytes} bytes in a CIM frame; the maximum is ${ctx.config.maxFrameBytes}`)
+  }
+}
+
+/** Refuses (400) a batch longer than --max-batch-items: the work of one request stays bounded. */
+export function checkBatchItems(ctx: RouteContext, field: string, items: number): void {
+  if (items > ctx.config.maxBatchItems) {
+    throw new errors.InvalidArgument(`${field} has ${items} items; at most ${ctx.config.maxBatchItems} are allowed (--max-batch-items)`)
+  }
+}
+
+/** receiveUserId as store() adds it, a JSON member with its comma (a userId has at most 16 digits). */
+const RECEIVE_USER_ID_BYTES = JSON.stringify({ receiveUserId: String(Number.MAX_SAFE_INTEGER) }).length - 1
+
+/**
+ * Refuses (413) a qos 1 push that would store more than --max-stored-bytes-per-request: each
+ * user's copy counts storedBytesOf() (what the inbox caps count), checked before anything is
+ * stored, so a refused request leaves no trace (README "Limits").
+ */
+function checkStoredBytes(ctx: RouteContext, push: UserPush): void {
+  const perUser = storedBytesOf(push) + RECEIVE_USER_ID_BYTES
+  const total = perUser * push.userIds.length
+  if (total > ctx.config.maxStoredBytesPerRequest) {
+    throw new errors.PayloadTooLarge(`a qos 1 push stores ${perUser} bytes for each of ${push.userIds.length} users (${total} bytes); `
+      + `one request may store at most ${ctx.config.maxStoredBytesPerRequest} (--max-stored-bytes-per-request)`)
   }
 }

@@ -19,8 +19,8 @@ afterEach(async () => {
   for (const n of nodes.splice(0)) { await n.app.close(); await n.adapters.close() }
 })
 
-async function routeNode(prefix: string): Promise<{ app: FastifyInstance; adapters: Adapters }> {
-  const config = testConfig({ redisUrl: redis.url, deliveryTimeoutMs: 300 })
+async function routeNode(prefix: string, apiKeys = ''): Promise<{ app: FastifyInstance; adapters: Adapters }> {
+  const config = testConfig({ redisUrl: redis.url, deliveryTimeoutMs: 300, apiKeys })
   const adapters = await createAdapters(config, { redisPrefix: prefix })
   const app = await buildApp({ config, adapters })
   await app.ready()
@@ -48,5 +48,28 @@ describe('idempotencyKey on Redis, across route nodes', () => {
     // Another key is another push.
     await r2.app.inject({ method: 'POST', url, payload: { ...body, idempotencyKey: 'other' } })
     expect(await r1.adapters.inbox.list(userId)).toHaveLength(2)
+  })
+
+  it('keys are scoped per API key and checked against the request, on either node (issue 9 item 2)', async () => {
+    const prefix = `cim:t-${randomUUID()}:`
+    const keys = 'node-key-one-0123456789,node-key-two-0123456789'
+    const [r1, r2] = await Promise.all([routeNode(prefix, keys), routeNode(prefix, keys)])
+    const { userId } = await r1.adapters.accounts.register('scoped')
+    const url = `/v1/push/users/${userId}`
+    const send = (node: typeof r1, key: string, message: string) => node.app.inject({
+      method: 'POST', url, headers: { authorization: `Bearer ${key}` }, payload: { message, qos: 1, idempotencyKey: 'order-9' },
+    })
+    expect((await send(r1, 'node-key-one-0123456789', 'one')).statusCode).toBe(200)
+    // Another caller, the same key name: its own request, not the first caller's answer.
+    const two = await send(r2, 'node-key-two-0123456789', 'two')
+    expect(two.statusCode).toBe(200)
+    expect(two.headers['idempotent-replayed']).toBeUndefined()
+    // The first caller reusing its key for another message, on the other node: refused, not sent.
+    const changed = await send(r2, 'node-key-one-0123456789', 'one, changed')
+    expect(changed.statusCode).toBe(422)
+    expect(changed.json().code).toBe('CIM_IDEMPOTENCY_MISMATCH')
+    const same = await send(r2, 'node-key-one-0123456789', 'one')
+    expect(same.headers['idempotent-replayed']).toBe('true')
+    expect((await r1.adapters.inbox.list(userId)).map((m) => m.text)).toEqual(['one', 'two'])
   })
 })

@@ -3,6 +3,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import type { Idempotency, PendingRecord } from './index.ts'
 import { runOnce } from './once.ts'
 import { sleep } from '../../test/support/wait.ts'
+import { requestFingerprint } from './fingerprint.ts'
 
 const pending = (token: string, msgId = `m-${token}`, at = Date.now()): PendingRecord => ({ state: 'pending', token, msgId, at })
 
@@ -72,6 +73,61 @@ export function runIdempotencyContract(name: string, make: () => Promise<Idempot
       await s.claim('k6', pending('dead', 'm-dead'), 60_000)
       const took = await runOnce(s, 'k6', opts, async (msgId) => msgId)
       expect(took).toEqual({ answer: 'm-dead', ran: true })
+    })
+
+    it('keeps the fingerprint through claim, take-over and completion', async () => {
+      const s = await open()
+      await s.claim('f1', { ...pending('a'), fingerprint: 'fp' }, 60_000)
+      expect(await s.claim('f1', pending('b'), 60_000)).toMatchObject({ fingerprint: 'fp' })
+      expect(await s.takeOver('f1', 'a', { ...pending('b'), fingerprint: 'fp' })).toBe(true)
+      expect(await s.complete('f1', { state: 'done', msgId: 'm', at: 1, answer: '1', fingerprint: 'fp' })).toMatchObject({ state: 'done', fingerprint: 'fp' })
+      expect(await s.get('f1')).toMatchObject({ state: 'done', fingerprint: 'fp' })
+    })
+
+    it('runOnce: another request under the same key is refused (done, running or abandoned) and runs nothing', async () => {
+      const [a, b] = [await open(), await open()]
+      const fpA = requestFingerprint('push/users/1', { message: 'pay 10', idempotencyKey: 'x' })
+      const fpB = requestFingerprint('push/users/1', { message: 'pay 1000', idempotencyKey: 'x' })
+      expect(fpA).not.toBe(fpB)
+      expect(requestFingerprint('push/users/1', { idempotencyKey: 'y', message: 'pay 10' })).toBe(fpA)
+      let runs = 0
+      const run = async (msgId: string) => { runs++; return msgId }
+      const opts = (fingerprint: string) => ({ windowMs: 60_000, waitMs: 5_000, pollMs: 5, fingerprint, name: 'x' })
+      await runOnce(a, 'g1', opts(fpA), run)
+      await expect(runOnce(b, 'g1', opts(fpB), run)).rejects.toMatchObject({ code: 'CIM_IDEMPOTENCY_MISMATCH', statusCode: 422 })
+      // Running: refused at once, not after waiting for the first answer.
+      await a.claim('g2', { ...pending('live'), fingerprint: fpA }, 60_000)
+      const t0 = Date.now()
+      await expect(runOnce(b, 'g2', opts(fpB), run)).rejects.toMatchObject({ code: 'CIM_IDEMPOTENCY_MISMATCH' })
+      expect(Date.now() - t0).toBeLessThan(1_000)
+      // Abandoned: not taken over by another request; taken over by the same one, with its msgId.
+      await a.claim('g3', { ...pending('dead', 'm-dead', 0), fingerprint: fpA }, 60_000)
+      await expect(runOnce(b, 'g3', opts(fpB), run)).rejects.toMatchObject({ code: 'CIM_IDEMPOTENCY_MISMATCH' })
+      expect(runs).toBe(1)
+      expect(await runOnce(b, 'g3', opts(fpA), run)).toEqual({ answer: 'm-dead', ran: true })
+      expect(await b.get('g3')).toMatchObject({ state: 'done', fingerprint: fpA })
+    })
+
+    it('runOnce: records of earlier versions (no fingerprint) are honoured as before', async () => {
+      const s = await open()
+      let runs = 0
+      const run = async (msgId: string) => { runs++; return msgId }
+      const opts = { windowMs: 60_000, waitMs: 5_000, pollMs: 5, fingerprint: 'fp-new' }
+      await s.claim('h1', pending('old', 'm-old'), 60_000)
+      await s.complete('h1', { state: 'done', msgId: 'm-old', at: 1, answer: '"old answer"' })
+      expect(await runOnce(s, 'h1', opts, run)).toEqual({ answer: 'old answer', ran: false })
+      await s.claim('h2', pending('old', 'm-old', 0), 60_000)
+      expect(await runOnce(s, 'h2', opts, run)).toEqual({ answer: 'm-old', ran: true })
+      // Under the key an earlier version used (legacyKey): replayed, and copied to the new key.
+      await s.claim('legacy', pending('old', 'm-l'), 60_000)
+      await s.complete('legacy', { state: 'done', msgId: 'm-l', at: 1, answer: '"legacy answer"' })
+      expect(await runOnce(s, 'scoped', { ...opts, legacyKey: 'legacy' }, run)).toEqual({ answer: 'legacy answer', ran: false })
+      expect(await s.get('scoped')).toMatchObject({ state: 'done', answer: '"legacy answer"' })
+      // A legacy run that died: run again with its msgId. None: a fresh run.
+      await s.claim('legacy2', pending('old', 'm-l2', 0), 60_000)
+      expect(await runOnce(s, 'scoped2', { ...opts, legacyKey: 'legacy2' }, run)).toEqual({ answer: 'm-l2', ran: true })
+      expect((await runOnce(s, 'scoped3', { ...opts, legacyKey: 'none' }, run)).ran).toBe(true)
+      expect(runs).toBe(2 + 1)
     })
   })
 }

@@ -2,6 +2,9 @@
  * Idempotency keys of pushes: the first request with a key claims it (atomically, across route
  * nodes), runs, and stores its answer; a repeat within the window gets that answer and sends
  * nothing. The claim-wait-take-over protocol on top of these primitives is runOnce (once.ts).
+ * Records carry the request's fingerprint (fingerprint.ts), so a key reused for a different
+ * request is refused rather than answered with another request's result. Records written before
+ * fingerprints existed have none and match any request, as they did then.
  */
 
 /** A request is running under this key. */
@@ -13,6 +16,8 @@ export interface PendingRecord {
   msgId: string
   /** When the claimant started (ms). 0 = abandoned (it failed): the next request takes over at once. */
   at: number
+  /** SHA-256 of the request (fingerprint.ts); absent in records of earlier versions. */
+  fingerprint?: string
 }
 
 /** The request finished; `answer` is its JSON answer, returned to every repeat. */
@@ -21,6 +26,8 @@ export interface DoneRecord {
   msgId: string
   at: number
   answer: string
+  /** The fingerprint of the request that produced `answer`, carried over from its pending record. */
+  fingerprint?: string
 }
 
 export type IdempotencyRecord = PendingRecord | DoneRecord

@@ -1,16 +1,24 @@
-/** The behaviour every Inbox implementation must show. `make(maxPerUser)` builds an empty inbox. */
+/** The behaviour every Inbox implementation must show. `make(limits)` builds an empty inbox with those caps. */
 import { describe, it, expect, afterEach } from 'vitest'
-import type { Inbox, InboxAppend } from './index.ts'
+import { storedBytesOf, type Inbox, type InboxAppend, type InboxLimits } from './index.ts'
 import { sleep } from '../../test/support/wait.ts'
 
 const msg = (text: string, ttlMs = 60_000): InboxAppend => ({
   msgId: `m-${text}-${Math.random()}`, text, properties: { sendUserId: '1' }, ts: Date.now(), ttlMs,
 })
 
-export function runInboxContract(name: string, make: (maxPerUser: number) => Promise<Inbox>): void {
+/** A message of exactly `bytes` stored bytes (storedBytesOf), with a unique msgId of fixed length. */
+let made = 0
+const sized = (bytes: number, ttlMs = 60_000): InboxAppend => {
+  const base = { msgId: `s-${String(++made).padStart(8, '0')}`, text: '', properties: { sendUserId: '1' }, ts: Date.now(), ttlMs }
+  return { ...base, text: 'x'.repeat(bytes - storedBytesOf(base)) }
+}
+
+export function runInboxContract(name: string, makeWith: (limits: Partial<InboxLimits>) => Promise<Inbox>): void {
   describe(`Inbox contract: ${name}`, () => {
     let inbox: Inbox
     afterEach(async () => { await inbox.close() })
+    const make = (maxPerUser: number) => makeWith({ maxPerUser })
 
     it('assigns per-user seqs from 1 and lists them in order', async () => {
       inbox = await make(100)
@@ -72,6 +80,64 @@ export function runInboxContract(name: string, make: (maxPerUser: number) => Pro
       const stats = await inbox.stats()
       expect(stats.expired).toBe(1)
       expect(stats.stored).toBe(1)
+    })
+
+    it('refuses past the per-user bytes cap with CIM_INBOX_FULL (saying bytes) and keeps what it had', async () => {
+      inbox = await makeWith({ maxBytesPerUser: 6_000 })
+      await inbox.append(5, sized(2_000))
+      await inbox.append(5, sized(3_000))
+      await expect(inbox.append(5, sized(1_001))).rejects.toMatchObject({ code: 'CIM_INBOX_FULL', message: expect.stringContaining('6000 bytes') })
+      expect((await inbox.list(5)).length).toBe(2)
+      // Exactly at the cap fits; another user has a cap of its own.
+      expect((await inbox.append(5, sized(1_000))).seq).toBe(3)
+      expect((await inbox.append(6, sized(6_000))).seq).toBe(1)
+      expect((await inbox.stats()).bytes).toBe(12_000)
+    })
+
+    it('counts text as JSON stores it: a control character costs 6 bytes', async () => {
+      inbox = await makeWith({ maxBytesPerUser: 5_000 })
+      const escaped = { msgId: 'e', text: '\u0001'.repeat(1_000), properties: {}, ts: Date.now(), ttlMs: 60_000 }
+      expect(storedBytesOf(escaped)).toBeGreaterThan(6_000)
+      await expect(inbox.append(1, escaped)).rejects.toMatchObject({ code: 'CIM_INBOX_FULL' })
+      expect(await inbox.list(1)).toEqual([])
+    })
+
+    it('refuses past the global bytes cap with CIM_STORAGE_FULL for any user, evicting nothing', async () => {
+      inbox = await makeWith({ maxTotalBytes: 10_000 })
+      await inbox.append(1, sized(4_000))
+      await inbox.append(2, sized(4_000))
+      await expect(inbox.append(3, sized(2_001))).rejects.toMatchObject({ code: 'CIM_STORAGE_FULL' })
+      await expect(inbox.append(1, sized(2_001))).rejects.toMatchObject({ code: 'CIM_STORAGE_FULL' })
+      expect(await inbox.list(3)).toEqual([])
+      expect(await inbox.floor(3)).toBe(0)
+      expect((await inbox.append(3, sized(2_000))).seq).toBe(1)
+      expect(await inbox.stats()).toMatchObject({ stored: 3, bytes: 10_000 })
+    })
+
+    it('acks give the bytes back, to the user and to the global count', async () => {
+      inbox = await makeWith({ maxBytesPerUser: 4_000, maxTotalBytes: 6_000 })
+      await inbox.append(1, sized(2_000))
+      await inbox.append(1, sized(2_000))
+      await inbox.append(2, sized(2_000))
+      await expect(inbox.append(1, sized(1_000))).rejects.toMatchObject({ code: 'CIM_INBOX_FULL' })
+      await expect(inbox.append(2, sized(1_000))).rejects.toMatchObject({ code: 'CIM_STORAGE_FULL' })
+      expect(await inbox.ack(1, 2)).toBe(2)
+      expect((await inbox.stats()).bytes).toBe(2_000)
+      await inbox.append(1, sized(4_000))
+      expect((await inbox.stats()).bytes).toBe(6_000)
+    })
+
+    it('expired messages give their bytes back, even for users nobody reads', async () => {
+      inbox = await makeWith({ maxBytesPerUser: 4_000, maxTotalBytes: 8_000 })
+      await inbox.append(1, sized(3_000, 50))
+      await inbox.append(2, sized(3_000, 50))
+      await inbox.append(3, sized(2_000))
+      await sleep(150)
+      // User 1's own expired message makes room under its cap; user 2's under the global one.
+      await inbox.append(1, sized(4_000))
+      expect((await inbox.stats())).toMatchObject({ stored: 2, expired: 2, bytes: 6_000 })
+      await inbox.append(4, sized(2_000))
+      expect((await inbox.stats()).bytes).toBe(8_000)
     })
   })
 }

@@ -1,4 +1,4 @@
 import { runInboxContract } from './contract.ts'
 import { MemoryInbox } from './memory.ts'
 
-runInboxContract('memory', async (maxPerUser) => new MemoryInbox({ maxPerUser }))
+runInboxContract('memory', async (limits) => new MemoryInbox(limits))

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { runInboxContract } from './contract.ts'
 import { RedisInbox } from './redis.ts'
 import { startRedis, type RedisServer } from '../../test/support/servers.ts'
-import type { InboxAppend } from './index.ts'
+import { storedBytesOf, type InboxAppend } from './index.ts'
+import { Redis } from 'ioredis'
 import { sleep } from '../../test/support/wait.ts'
 
 let redis: RedisServer
@@ -13,7 +14,7 @@ afterAll(async () => { await redis?.stop() })
 const freshPrefix = () => `cim:t-${randomUUID()}:`
 const msg = (text: string, ttlMs = 60_000): InboxAppend => ({ msgId: `m-${text}`, text, properties: { k: 'v' }, ts: Date.now(), ttlMs })
 
-runInboxContract('redis', async (maxPerUser) => new RedisInbox({ redis: redis.url, prefix: freshPrefix(), maxPerUser }))
+runInboxContract('redis', async (limits) => new RedisInbox({ redis: redis.url, prefix: freshPrefix(), ...limits }))
 
 describe('Redis inbox across nodes', () => {
   it('two nodes appending at once share one seq sequence and one cap', async () => {
@@ -29,7 +30,7 @@ describe('Redis inbox across nodes', () => {
       expect(refused.length).toBe(15)
       for (const e of refused) expect(e.code).toBe('CIM_INBOX_FULL')
       expect((await b.list(42)).length).toBe(25)
-      expect(await a.stats()).toEqual({ stored: 25, expired: 0 })
+      expect(await a.stats()).toMatchObject({ stored: 25, expired: 0 })
     } finally {
       await a.close()
       await b.close()
@@ -45,7 +46,7 @@ describe('Redis inbox across nodes', () => {
       await sleep(120)
       expect((await inbox.append(1, msg('next'))).seq).toBe(3)
       expect((await inbox.list(1)).map((m) => m.text)).toEqual(['long', 'next'])
-      expect(await inbox.stats()).toEqual({ stored: 2, expired: 6 })
+      expect(await inbox.stats()).toMatchObject({ stored: 2, expired: 6 })
       expect(await inbox.list(1, 0, 1)).toMatchObject([{ seq: 2, text: 'long', properties: { k: 'v' } }])
     } finally {
       await inbox.close()
@@ -64,8 +65,45 @@ describe('Redis inbox across nodes', () => {
       now += 1_000
       expect((await inbox.append(1, at('next', now, 60_000))).seq).toBe(3)
       await expect(inbox.append(1, at('over', now, 60_000))).rejects.toMatchObject({ code: 'CIM_INBOX_FULL' })
-      expect(await inbox.stats()).toEqual({ stored: 2, expired: 301 })
+      expect(await inbox.stats()).toMatchObject({ stored: 2, expired: 301 })
     } finally {
+      await inbox.close()
+    }
+  })
+
+  it('two nodes appending at once share one global bytes cap', async () => {
+    const prefix = freshPrefix()
+    const one = storedBytesOf(msg('0'))
+    const a = new RedisInbox({ redis: redis.url, prefix, maxTotalBytes: one * 10 })
+    const b = new RedisInbox({ redis: redis.url, prefix, maxTotalBytes: one * 10 })
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).append(i + 1, msg(String(i % 10)))))
+      expect(results.filter((r) => r.status === 'fulfilled').length).toBe(10)
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CIM_STORAGE_FULL' })
+      expect(await a.stats()).toMatchObject({ stored: 10, bytes: one * 10 })
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('expiry gives the global bytes back even after the per-user keys vanished (their backstop TTL)', async () => {
+    const prefix = freshPrefix()
+    const inbox = new RedisInbox({ redis: redis.url, prefix, maxTotalBytes: 10_000 })
+    const client = new Redis(redis.url)
+    try {
+      const big = (text: string, ttlMs = 60_000): InboxAppend => ({ msgId: text[0], text, properties: {}, ts: Date.now(), ttlMs })
+      await inbox.append(1, big('a'.repeat(3_000), 50))
+      await inbox.append(2, big('b'.repeat(3_000), 50))
+      await client.del(`${prefix}inbox:q:1`, `${prefix}inbox:m:1`, `${prefix}inbox:bytes:1`)
+      await sleep(120)
+      expect(await inbox.stats()).toEqual({ stored: 0, expired: 2, bytes: 0 })
+      expect(await client.keys(`${prefix}inbox:bytes*`)).toEqual([])
+      expect(await client.hlen(`${prefix}inbox:sizes`)).toBe(0)
+      await inbox.append(1, big('c'.repeat(8_000)))
+      expect((await inbox.stats()).bytes).toBe(storedBytesOf(big('c'.repeat(8_000))))
+    } finally {
+      client.disconnect()
       await inbox.close()
     }
   })

@@ -12,8 +12,8 @@ import { createRequire } from 'node:module'
 import type { EventEmitter } from 'node:events'
 import type { Redis } from 'ioredis'
 import mqemitterRedis from 'mqemitter-redis'
-import type { MqttBackend, MqttBackendFactory } from './index.ts'
-import { DEFAULT_PREFIX, openRedis, SUBSCRIBER_OPTIONS } from '../redis.ts'
+import type { MqttBackend, MqttBackendFactory, RetainedCaps, RetainedLedger, RetainedRefusal } from './index.ts'
+import { DEFAULT_PREFIX, openRedis, Script, SUBSCRIBER_OPTIONS } from '../redis.ts'
 
 // CommonJS without type declarations.
 const require = createRequire(import.meta.url)
@@ -65,7 +65,7 @@ export function redisMqttBackend(opts: RedisMqttOptions): RedisMqttBackend {
       const conn = openRedis(opts.redis, opts.onError, { keyPrefix })
       const persistence = redisPersistence({ conn })
       made.push({ mq, persistence, conn })
-      return { mq, persistence }
+      return { mq, persistence, retained: new RedisRetainedLedger(conn) }
     },
     async close() {
       await Promise.all(made.splice(0).map(async ({ mq, persistence, conn }) => {
@@ -76,5 +76,42 @@ export function redisMqttBackend(opts: RedisMqttOptions): RedisMqttBackend {
         conn.disconnect()
       }))
     },
+  }
+}
+
+/**
+ * The retained tally in Redis, next to the persistence keys (`<prefix>mqtt:retained-sizes`, a hash
+ * topic → payload bytes, and `<prefix>mqtt:retained-bytes`, their sum), shared by every node.
+ * One script checks and records atomically, so two nodes cannot both take the last slot; the
+ * message itself is stored afterwards by aedes-persistence-redis (see RetainedLedger: approximate).
+ */
+const ADMIT_RETAINED = `
+local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local bytes = tonumber(ARGV[2])
+local held = math.max(old, 0)
+if bytes == 0 then
+  if old >= 0 then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('DECRBY', KEYS[2], old)
+  end
+  return 0
+end
+if old < 0 and redis.call('HLEN', KEYS[1]) + 1 > tonumber(ARGV[3]) then return 1 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') - held + bytes > tonumber(ARGV[4]) then return 2 end
+redis.call('HSET', KEYS[1], ARGV[1], bytes)
+redis.call('INCRBY', KEYS[2], bytes - held)
+return 0`
+
+const REFUSALS: Array<RetainedRefusal | undefined> = [undefined, 'count', 'bytes']
+
+const admitRetained = new Script(ADMIT_RETAINED)
+
+export class RedisRetainedLedger implements RetainedLedger {
+  /** `conn` carries the persistence key prefix (ioredis prefixes a script's KEYS too). */
+  constructor(private readonly conn: Redis) {}
+
+  async admit(topic: string, bytes: number, caps: RetainedCaps): Promise<RetainedRefusal | undefined> {
+    const verdict = await admitRetained.run(this.conn, ['retained-sizes', 'retained-bytes'], [topic, bytes, caps.maxCount, caps.maxBytes])
+    return REFUSALS[Number(verdict)]
   }
 }

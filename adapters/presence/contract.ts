@@ -70,6 +70,18 @@ export function runPresenceContract(name: string, make: () => Promise<Presence>)
       expect(await t.count()).toBe(1)
     })
 
+    it('lets a restarted broker clear what its previous run held, so its users claim again without replacing (broker/registration.ts clearPreviousRun)', async () => {
+      await presence.users.claim(entry('1', 'b1', 'run1-a'), { replace: false, ttlMs: 10_000 })
+      await presence.devices.claim({ ...entry('d1', 'b1', 'run1-b'), name: undefined }, { replace: false, ttlMs: 10_000 })
+      await presence.users.claim(entry('2', 'b2'), { replace: false, ttlMs: 10_000 })
+      expect(await presence.users.removeBroker('b1')).toBe(1)
+      expect(await presence.devices.removeBroker('b1')).toBe(1)
+      expect(await presence.users.claim(entry('1', 'b1', 'run2-a'), { replace: false, ttlMs: 10_000 })).toEqual({ ok: true })
+      expect(await presence.users.get('2')).toMatchObject({ brokerId: 'b2' })
+      expect(await presence.users.removeBroker('b1')).toBe(1)
+      expect(await presence.users.removeBroker('b1')).toBe(0)
+    })
+
     it('pages through every live entry exactly once', async () => {
       const t = presence.users
       for (let i = 0; i < 57; i++) await t.claim(entry(String(1000 + i)), { replace: false, ttlMs: 10_000 })

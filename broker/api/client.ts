@@ -69,8 +69,15 @@ export class BrokerClient implements OneMethodPerKind {
     return (await this.request(brokerId, 'kick', req))?.kicked ?? false
   }
 
-  async publish(brokerId: string, req: RequestBody<'publish'>): Promise<PublishReply> {
-    return (await this.request(brokerId, 'publish', req)) ?? { type: 'publish-result', ok: false, error: 'broker did not answer' }
+  /**
+   * Without an answer the result is `undefined`, not a failure: the broker may have published
+   * (its answer lost or late), so a caller must not publish again elsewhere (a second delivery).
+   * An ErrorReply (a broker that does not know the kind) did not publish: `ok: false`.
+   */
+  async publish(brokerId: string, req: RequestBody<'publish'>): Promise<PublishReply | undefined> {
+    const [answer] = await this.rpc.request(brokerChannel(brokerId), { type: 'publish' as const, ...req }, 1, this.timeoutMs)
+    if (answer === undefined) return undefined
+    return this.accept('publish', answer) ?? { type: 'publish-result', ok: false, error: 'broker refused the request' }
   }
 
   /**

@@ -176,7 +176,8 @@ export class Delivery {
       await node.publish({ topic: req.topic, payload: Buffer.from(req.payload, 'base64'), qos: req.qos, retain: req.retain })
       return { type: 'publish-result', ok: true }
     } catch (err) {
-      return { type: 'publish-result', ok: false, error: (err as Error).message }
+      const { message, code } = err as Error & { code?: unknown }
+      return { type: 'publish-result', ok: false, error: message, ...(typeof code === 'string' && code.startsWith('CIM_') && { code }) }
     }
   }
 

@@ -85,7 +85,8 @@ export interface PushReply {
 }
 export interface BroadcastReply { type: 'broadcast-result'; brokerId: string; users: number }
 export interface KickReply { type: 'kick-result'; kicked: boolean }
-export interface PublishReply { type: 'publish-result'; ok: boolean; error?: string }
+/** `code`: the catalogue code of a refusal (e.g. CIM_RETAINED_FULL), when the failure has one. */
+export interface PublishReply { type: 'publish-result'; ok: boolean; error?: string; code?: string }
 export interface ReplayReply { type: 'replay-result'; delivered: number }
 export interface DisconnectDeviceReply { type: 'disconnectDevice-result'; brokerId: string; disconnected: boolean }
 

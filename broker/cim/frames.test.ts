@@ -38,7 +38,7 @@ describe('broker frames', () => {
   it('appends seq after the tail', () => {
     const tail = Buffer.concat([encodeRecipientTail(5), seqTail(42)])
     const f = decodeFramed(SharedBody.of('m', { msgId: 'id' }).frameFor(tail))
-    expect(f.properties).toEqual({ msgId: 'id', receiveUserId: '5', seq: '42' })
+    expect(f.properties).toEqual({ msgId: 'id', receiveUserId: '5', seq: '42', qos: '1' })
   })
 
   it('builds KICK and LOGIN_REPLY frames', () => {

@@ -7,6 +7,7 @@ import {
   BaseCommand, encodeResponse, encodeResponseBody, varintLength, writeVarint,
 } from '../../proto/codec.ts'
 import { CompatCode } from '../../errors.ts'
+import { BROKER_PROPERTIES } from '../../proto/push-frame.ts'
 
 /** Upstream pong: `{resMsg:"pong", cmd:PING}`, id 0 omitted — bytes 08 0a 04 70 6f 6e 67 18 02. */
 export const PONG = encodeResponse({ resMsg: 'pong', cmd: BaseCommand.PING })
@@ -20,16 +21,21 @@ export function kickFrame(code: string, reason: string): Buffer {
  * LOGIN_REPLY (proto=2 only): `resMsg` "ok" or the reason, `code` 9000 or a catalogue code. A
  * successful one carries `ackedSeq`: every stored message up to it was acked or expired, so the
  * next one the client can get is above it (a fresh client process starts its window there).
+ * `qosMarked` "1": this broker marks at-least-once pushes with `qos` "1" (seqTail), so a client
+ * trusts a `seq` only on a frame with that mark (docs/protocol.md, Pushes).
  */
 export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number, ackedSeq?: number): Buffer {
-  const properties: Record<string, string> = { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds) }
+  const properties: Record<string, string> = { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds), qosMarked: '1' }
   if (ackedSeq !== undefined) properties.ackedSeq = String(ackedSeq)
   return encodeResponse({ cmd: BaseCommand.LOGIN_REPLY, resMsg: code ? reason : 'ok', properties })
 }
 
-/** The per-recipient `seq` property of an at-least-once push, appended after the recipient tail. */
+/**
+ * The per-recipient `seq` property of an at-least-once push and its `qos` "1" mark, appended after
+ * the recipient tail (only the broker writes either: sharedProperties removes a caller's).
+ */
 export function seqTail(seq: number): Buffer {
-  return Buffer.from(encodeResponseBody({ properties: { seq: String(seq) } }))
+  return Buffer.from(encodeResponseBody({ properties: { seq: String(seq), qos: '1' } }))
 }
 
 /**
@@ -63,10 +69,15 @@ export class SharedBody {
   }
 }
 
-/** Properties without `receiveUserId` (each recipient's tail carries its own). */
+/**
+ * A push's properties without any the broker owns (BROKER_PROPERTIES: `receiveUserId`, which each
+ * recipient's tail carries, `msgId`, `ts`, `seq`, `prevSeq`, `qos`), then the broker's own
+ * `extra`. The route refuses pushes that set them (CIM_RESERVED_PROPERTY); this makes sure
+ * whatever got past it (an older route, a stored message) never reaches a client as the broker's.
+ */
 export function sharedProperties(properties: Record<string, string> | undefined, extra?: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
-  if (properties) for (const k of Object.keys(properties)) if (k !== 'receiveUserId') out[k] = String(properties[k])
+  if (properties) for (const k of Object.keys(properties)) if (!BROKER_PROPERTIES.has(k)) out[k] = String(properties[k])
   if (extra) Object.assign(out, extra)
   return out
 }

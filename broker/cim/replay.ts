@@ -11,10 +11,14 @@
  *   N−1); the replay then reads the inbox again until it has caught up with them.
  * - The broker's sweep redelivers from the inbox on the same connection when the stream says the
  *   ack timeout passed without ack progress.
+ * - A read is written as the socket drains (`paced`): a backlog of any size never trips the
+ *   slow-consumer limit (--max-queued-bytes) by itself, and proto=2 reads go a page at a time, so
+ *   a replay holds at most one page of messages in memory.
  * Replayed and redelivered messages to proto=2 clients carry `prevSeq`: every seq strictly between
  * it and the message's own seq was acked or expired, so the client need not wait for it.
  * (docs/protocol.md, "Acks and replay".)
  */
+import type { Socket } from 'node:net'
 import { BaseCommand, encodeResponse } from '../../proto/codec.ts'
 import type { InboxMessage } from '../../adapters/inbox/index.ts'
 import { LOGGED_IN, type Session } from './session.ts'
@@ -70,17 +74,20 @@ export async function catchUp(session: Session, after: number, reason: CatchUpRe
   let failed = true
   try {
     let from = after
+    // Upstream clients get the login backlog as one OFFLINE frame, so they read it whole.
+    const limit = session.proto2 ? REPLAY_PAGE : Infinity
     for (let round = 0; ; round++) {
-      const messages = await inbox.list(session.userId, from)
+      const messages = await inbox.list(session.userId, from, limit)
       // The session may have closed while the inbox answered.
       if (!alive(session, connId)) return written
       if (messages.length === 0) break
       const ok = session.proto2
-        ? writeProto2(session, stream, messages, from)
-        : writeUpstreamBatch(session, messages, reason !== 'redeliver' && round === 0)
+        ? await writeProto2(session, stream, messages, from, connId)
+        : await writeUpstreamBatch(session, messages, reason !== 'redeliver' && round === 0, connId)
       if (!ok) return written
       written += messages.length
-      if (stream.caughtUp) break
+      // A full page: the inbox may hold more whether or not live pushes waited meanwhile.
+      if (messages.length < limit && stream.caughtUp) break
       from = stream.sentSeq
     }
     failed = false
@@ -94,21 +101,60 @@ export async function catchUp(session: Session, after: number, reason: CatchUpRe
   }
 }
 
-function writeProto2(session: Session, stream: Stream, messages: InboxMessage[], from: number): boolean {
+/**
+ * Messages per inbox read of a proto=2 replay: a replay holds at most this many messages
+ * (32 × 64 KiB = 2 MiB at the default frame size), however large the backlog.
+ */
+const REPLAY_PAGE = 32
+
+/**
+ * Waits, when writing `len` more bytes would take the socket's backlog past half of
+ * --max-queued-bytes, until the socket drained (the other half stays free for live pushes and
+ * broadcasts). Only a backlog at or above the socket's high-water mark is waited on: that is when
+ * Node emits 'drain'; below it the write goes ahead, which stays under the limit as long as
+ * --max-queued-bytes is at least twice a frame plus 16 KiB. Returns whether the session is still
+ * the one the replay writes to.
+ */
+async function paced(session: Session, len: number, connId: string): Promise<boolean> {
+  const socket = session.socket
+  const budget = session.server.scheduler.maxQueuedBytes / 2
+  if (socket.writableLength + session.queuedBytes + len <= budget) return true
+  session.flush()
+  if (socket.writableNeedDrain) await drained(socket)
+  return alive(session, connId)
+}
+
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done)
+      socket.off('close', done)
+      resolve()
+    }
+    socket.on('drain', done)
+    socket.on('close', done)
+  })
+}
+
+async function writeProto2(session: Session, stream: Stream, messages: InboxMessage[], from: number, connId: string): Promise<boolean> {
   const tail = session.tail!
-  const now = Date.now()
   let prev = from
   for (const m of messages) {
     const body = SharedBody.of(m.text, sharedProperties(m.properties, { msgId: m.msgId, ts: String(m.ts), prevSeq: String(prev) }))
     const t = Buffer.concat([tail, seqTail(m.seq)])
-    if (!session.write2(body.prefix(t.length), t)) return false
-    stream.writtenFromInbox(m.seq, now)
+    const head = body.prefix(t.length)
+    if (!(await paced(session, head.length + t.length, connId))) return false
+    // An ACK that arrived while waiting may already cover this message.
+    if (m.seq > stream.ackedSeq) {
+      if (!session.write2(head, t)) return false
+      stream.writtenFromInbox(m.seq, Date.now())
+    }
     prev = m.seq
   }
   return true
 }
 
-function writeUpstreamBatch(session: Session, messages: InboxMessage[], offline: boolean): boolean {
+async function writeUpstreamBatch(session: Session, messages: InboxMessage[], offline: boolean, connId: string): Promise<boolean> {
   const userId = session.userId
   const now = Date.now()
   if (offline) {
@@ -124,7 +170,9 @@ function writeUpstreamBatch(session: Session, messages: InboxMessage[], offline:
   // Messages that waited behind the login batch, or redelivered: as the live pushes they were.
   const tail = session.tail!
   for (const m of messages) {
-    writeUpstream(session, SharedBody.of(m.text, sharedProperties(m.properties)).frameFor(tail), m.seq, now, true)
+    const frame = SharedBody.of(m.text, sharedProperties(m.properties)).frameFor(tail)
+    if (!(await paced(session, frame.length, connId))) return false
+    writeUpstream(session, frame, m.seq, Date.now(), true)
   }
   return true
 }

@@ -14,9 +14,9 @@ import type { Adapters } from '../../adapters/index.ts'
 import type { AuthHooks } from '../auth.ts'
 import type { KickRequest } from '../api/index.ts'
 import type { RequestFrame } from '../../proto/codec.ts'
-import { codedError } from '../../errors.ts'
+import { catalogue, codedError } from '../../errors.ts'
 import { FlushScheduler } from './writer.ts'
-import { CLOSING, LOGGED_IN, Session, type SessionHost } from './session.ts'
+import { CLOSING, LOGGED_IN, LOGGING_IN, OPEN, Session, type SessionHost } from './session.ts'
 import { catchUp } from './replay.ts'
 import { dispatch } from './handlers/index.ts'
 import { newCimStats, type CimStats } from './stats.ts'
@@ -68,6 +68,9 @@ export class CimServer implements SessionHost {
   brokerId = ''
   /** No new logins (shutdown in progress). */
   draining = false
+  /** Set while the broker starts: logins wait for it (see holdLogins). */
+  loginGate: Promise<void> | undefined
+  private openGate: (() => void) | undefined
   private readonly server: Server
   private tlsServer: TlsServer | undefined
   private sweepTimer: NodeJS.Timeout | undefined
@@ -75,6 +78,8 @@ export class CimServer implements SessionHost {
   private idleWaiters: Array<() => void> = []
   private readonly nonce = randomBytes(6).toString('base64url')
   private connSeq = 0
+  /** Bytes of partial frames held across every session (--max-pending-frame-bytes). */
+  private pendingFrameBytes = 0
 
   constructor(opts: CimServerOptions) {
     this.config = opts.config
@@ -92,7 +97,8 @@ export class CimServer implements SessionHost {
   /** Binds the CIM port (0 = any free port) and starts the read-timeout sweep. Returns the port. */
   async listen(port: number, host: string): Promise<number> {
     const bound = await listenOn(this.server, port, host)
-    const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(this.config.readTimeoutMs, this.config.ackTimeoutMs) / 4)))
+    const { readTimeoutMs, ackTimeoutMs, loginTimeoutMs } = this.config
+    const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(readTimeoutMs, ackTimeoutMs, loginTimeoutMs) / 4)))
     this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
     return bound
   }
@@ -119,6 +125,16 @@ export class CimServer implements SessionHost {
       raw.destroy()
       return
     }
+    if (this.sessions.size >= this.config.maxConnections) {
+      // Refused before a session exists: nothing read, nothing allocated. A proto=2 client cannot be
+      // told why before its login, so the close is the answer; /metrics counts it by code.
+      const code = catalogue.TooManyConnections.code
+      this.stats.closes.set(code, (this.stats.closes.get(code) ?? 0) + 1)
+      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ code, remote: raw.remoteAddress }, 'connection refused: maxConnections reached')
+      raw.on('error', ignore)
+      raw.destroy()
+      return
+    }
     const socket = raw as CimSocket
     const session = new Session(socket, this)
     socket[kSession] = session
@@ -126,6 +142,22 @@ export class CimServer implements SessionHost {
     socket.on('error', onSocketError)
     socket.on('close', onSocketClose)
     this.sessions.add(session)
+  }
+
+  /**
+   * Logins that arrive from now on wait until releaseLogins(): a starting broker first learns its
+   * id and clears what a previous run of it left in presence (broker/index.ts), so no login is
+   * recorded under an empty id or erased by that clearing.
+   */
+  holdLogins(): void {
+    if (this.loginGate) return
+    this.loginGate = new Promise((resolve) => { this.openGate = resolve })
+  }
+
+  releaseLogins(): void {
+    this.loginGate = undefined
+    this.openGate?.()
+    this.openGate = undefined
   }
 
   /** A connection id unique across brokers, so a late release never erases a newer login. */
@@ -136,6 +168,26 @@ export class CimServer implements SessionHost {
   /** The command handlers, reached through the host so session.ts does not import them. */
   dispatch(session: Session, frame: RequestFrame): void {
     dispatch(session, frame)
+  }
+
+  /**
+   * A session's partial frame grew or shrank. Past the broker-wide cap, the session holding the
+   * largest partial frame is closed (not the one that read last: a legitimate client finishing a
+   * large frame should not lose to connections parking partial frames). The scan over sessions
+   * happens only when the cap is passed.
+   */
+  partialFrameBytes(_s: Session, delta: number): void {
+    this.pendingFrameBytes += delta
+    const cap = this.config.maxPendingFrameBytes
+    while (delta > 0 && this.pendingFrameBytes > cap) {
+      let largest: Session | undefined
+      for (const s of this.sessions) {
+        if (s.state !== CLOSING && s.partialBytes > (largest?.partialBytes ?? 0)) largest = s
+      }
+      if (!largest) break
+      // Closing returns its bytes (session.ts #close), so the loop ends.
+      largest.fail('PendingFramesFull', cap, largest.partialBytes)
+    }
   }
 
   onLogin(s: Session): void {
@@ -162,19 +214,27 @@ export class CimServer implements SessionHost {
   }
 
   /**
-   * One periodic pass instead of a timer per socket: read timeouts, stuck closes, and stored
-   * messages written without ack progress for ackTimeoutMs (redelivered on the same connection).
+   * One periodic pass instead of a timer per socket: read timeouts, login deadlines, stuck closes,
+   * and stored messages written without ack progress for ackTimeoutMs (redelivered on the same
+   * connection).
    */
   private sweep(): void {
     const now = Date.now()
     const limit = this.config.readTimeoutMs
     const ackTimeout = this.config.ackTimeoutMs
+    const loginTimeout = this.config.loginTimeoutMs
     for (const s of this.sessions) {
       if (s.state === CLOSING) {
         if (now - s.lastRead > CLOSE_GRACE_MS) s.socket.destroy()
       } else if (now - s.lastRead > limit) {
         const err = codedError('ReadTimeout', limit)
         s.end(err.code, err.message, 'info')
+      } else if (s.state !== LOGGED_IN && now - s.openedAt > loginTimeout) {
+        // A socket that sends a byte now and then never hits the read timeout; it gets this long
+        // to log in (a login still being checked is refused, so a proto=2 client reads why).
+        const err = codedError('LoginDeadline', loginTimeout)
+        if (s.state === LOGGING_IN) s.refuseLogin(err.code, err.message, 'info')
+        else if (s.state === OPEN) s.end(err.code, err.message, 'info')
       } else if (s.state === LOGGED_IN && s.stream!.dueForRedelivery(now, ackTimeout)) {
         catchUp(s, s.stream!.redeliverAfter, 'redeliver')
           .catch((err) => s.log('warn', { err }, 'redelivery failed (retried after the ack timeout)'))
@@ -220,6 +280,8 @@ export class CimServer implements SessionHost {
     await this.closedPromise
   }
 }
+
+function ignore(): void {}
 
 function listenOn(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -9,21 +9,17 @@
  * The at-least-once stream (stream.ts) is a few numbers made at login.
  *
  * This file imports neither the server nor the command handlers: it reaches them through
- * `SessionHost`, which the server implements (so broker/cim has no import cycle).
+ * `SessionHost` (host.ts), which the server implements (so broker/cim has no import cycle).
  */
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { FrameDecoder, decodeRequest, encodeRecipientTail, type RequestFrame } from '../../proto/codec.ts'
 import { cim } from '../../proto/generated/cim.js'
 import { catalogue, codedError, type ErrorName } from '../../errors.ts'
-import type { BrokerSettings } from '../../config.ts'
-import type { Adapters } from '../../adapters/index.ts'
-import type { AuthHooks } from '../auth.ts'
-import type { KickRequest } from '../api/index.ts'
-import { Writer, type FlushScheduler } from './writer.ts'
+import { Writer } from './writer.ts'
 import { kickFrame, loginReplyFrame } from './frames.ts'
 import { Stream } from './stream.ts'
-import type { CimStats } from './stats.ts'
+import type { SessionHost as Host } from './host.ts'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -32,37 +28,13 @@ export const LOGGING_IN = 1
 export const LOGGED_IN = 2
 export const CLOSING = 3
 
-/** What a session needs from the server that accepted it (server.ts implements it). */
-export interface SessionHost {
-  readonly config: BrokerSettings
-  readonly adapters: Adapters
-  readonly auth: AuthHooks
-  readonly logger: Logger
-  readonly scheduler: FlushScheduler
-  readonly stats: CimStats
-  /** What proto=2 clients are told in LOGIN_REPLY. */
-  readonly heartbeatSeconds: number
-  readonly brokerId: string
-  /** No new logins (shutdown in progress). */
-  readonly draining: boolean
-  /** Logged-in sessions by userId (one per user on this broker). */
-  readonly users: ReadonlyMap<number, Session>
-  /** Asks the broker holding a replaced login to close it (kick-old across brokers). */
-  readonly kickRemote?: (brokerId: string, req: Omit<KickRequest, 'type'>) => Promise<boolean>
-  /** A connection id unique across brokers. */
-  newConnId(): string
-  /** Handles a decoded frame: the command handlers (handlers/index.ts). */
-  dispatch(session: Session, frame: RequestFrame): void
-  /** The session logged in: it is now the user's session on this broker. */
-  onLogin(session: Session): void
-  /** The session is ending: forget its user binding and release presence entry `connId` ('' = none). */
-  onClose(session: Session, code: string, connId: string): void
-  /** The socket is closed: forget the session. */
-  onGone(session: Session): void
-}
+/** What a session needs from the server that accepted it (server.ts implements it; host.ts). */
+export type SessionHost = Host<Session>
 
-/** Frames a client may send while its login is being checked (upstream sends none). */
+/** Frames a client may send while its login is being checked (upstream sends none; ours pings and ACKs). */
 const MAX_BACKLOG = 32
+/** Their bytes: a login backlog holds at most this much per connection (README, Limits). */
+const MAX_BACKLOG_BYTES = 64 * 1024
 const CLIENT_CLOSED = catalogue.ClientClosed.code
 
 /** The session currently being fed, so the decoder callback needs no per-session closure. */
@@ -83,8 +55,13 @@ export class Session extends Writer {
   #tail: Buffer | null = null
   /** Last read (ms); while CLOSING, when closing started. */
   #lastRead = Date.now()
+  /** When the socket was accepted (ms): the login deadline counts from here. */
+  readonly openedAt = this.#lastRead
+  /** Bytes of a partial frame held by the decoder, as last told to the server. */
+  #partialBytes = 0
   /** Frames received while the login is in progress, handled after it. */
   #backlog: RequestFrame[] | null = null
+  #backlogBytes = 0
   #stream: Stream | null = null
   readonly #decoder: FrameDecoder
 
@@ -116,6 +93,11 @@ export class Session extends Writer {
 
   get lastRead(): number {
     return this.#lastRead
+  }
+
+  /** Bytes held for a partial frame (counted against --max-pending-frame-bytes). */
+  get partialBytes(): number {
+    return this.#partialBytes
   }
 
   /** The at-least-once stream (logged-in sessions only). */
@@ -150,6 +132,14 @@ export class Session extends Writer {
     } finally {
       feeding = null
     }
+    // Accounted per read, not per frame: most reads end on a frame boundary and change nothing.
+    if (this.#state === CLOSING) return
+    const held = this.#decoder.buffered
+    if (held !== this.#partialBytes) {
+      const delta = held - this.#partialBytes
+      this.#partialBytes = held
+      this.server.partialFrameBytes(this, delta)
+    }
   }
 
   onFrame(body: Buffer): void {
@@ -167,7 +157,9 @@ export class Session extends Writer {
     }
     if (this.#state === LOGGING_IN) {
       const b = (this.#backlog ??= [])
-      if (b.length >= MAX_BACKLOG) return this.fail('InvalidArgument', `more than ${MAX_BACKLOG} frames before the login answer`)
+      if (b.length >= MAX_BACKLOG || (this.#backlogBytes += body.length) > MAX_BACKLOG_BYTES) {
+        return this.fail('InvalidArgument', `more than ${MAX_BACKLOG} frames or ${MAX_BACKLOG_BYTES} bytes before the login answer`)
+      }
       b.push(frame)
       return
     }
@@ -277,6 +269,11 @@ export class Session extends Writer {
     this.#state = CLOSING
     this.#lastRead = Date.now()
     this.#backlog = null
+    if (this.#partialBytes !== 0) {
+      this.server.partialFrameBytes(this, -this.#partialBytes)
+      this.#partialBytes = 0
+    }
+    this.#decoder.clear()
     const connId = this.#connId
     this.#connId = ''
     this.server.onClose(this, code, connId)

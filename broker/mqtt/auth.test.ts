@@ -6,7 +6,7 @@ import { codedError } from '../../errors.ts'
 import { MqttAcl } from '../../security/mqtt-acl.ts'
 import { aclForward, aedesAuthHandlers } from './auth.ts'
 
-const config = { devicePushTopic: 'devices/{deviceId}/push', broadcastTopic: 'devices/broadcast' }
+const config = { devicePushTopic: 'devices/{deviceId}/push', broadcastTopic: 'devices/broadcast', mqttMaxClientIdBytes: 256, mqttMaxKeepaliveSeconds: 300 }
 const acl = new MqttAcl({ ...config, uplinkPrefix: 'uplink/', mqttAcl: [] })
 
 function hooks(over: Partial<AuthHooks> = {}): AuthHooks {

@@ -3,7 +3,7 @@
  * MQTT 3.1.1 rules aedes 1.2 does not enforce itself.
  */
 import type { Socket } from 'node:net'
-import type { AedesOptions, AuthenticateError, Client } from 'aedes'
+import type { AedesOptions, AuthenticateError, Client, ConnectPacket } from 'aedes'
 import type { Logger } from 'pino'
 import type { Config } from '../../config.ts'
 import type { AuthHooks, DeviceAuthDecision } from '../auth.ts'
@@ -23,7 +23,7 @@ export interface AedesAuthOptions {
   auth: AuthHooks
   /** The topic rules (security/mqtt-acl.ts): each client gets its view at CONNECT. */
   acl: MqttAcl
-  config: Pick<Config, 'devicePushTopic' | 'broadcastTopic'>
+  config: Pick<Config, 'devicePushTopic' | 'broadcastTopic' | 'mqttMaxClientIdBytes' | 'mqttMaxKeepaliveSeconds'>
   logger: Logger
 }
 
@@ -67,6 +67,29 @@ function refusalOf(decision: Exclude<DeviceAuthDecision, true>): { code: string;
   return { code: 'CIM_UNAUTHORIZED', reason: 'refused' }
 }
 
+interface ConnectRefusal { returnCode: number; reason: string }
+
+/**
+ * What is wrong with a CONNECT before any hook runs, or undefined. mqtt-packet decodes the client
+ * id as UTF-8 with replacement, so ill-formed bytes arrive as U+FFFD: a client id holding U+FFFD
+ * is refused as ill-formed ([MQTT-1.5.3-1]; a genuine U+FFFD in an id is refused with it).
+ */
+function connectRefusal(packet: ConnectPacket, maxIdBytes: number): ConnectRefusal | undefined {
+  const id = packet.clientId ?? ''
+  const rejected = (reason: string) => ({ returnCode: ConnackCode.IDENTIFIER_REJECTED, reason })
+  // [MQTT-3.1.2-22]: without a user name there may be no password.
+  if (packet.password !== undefined && packet.username === undefined) {
+    return { returnCode: ConnackCode.BAD_USERNAME_OR_PASSWORD, reason: 'a password requires a user name (MQTT-3.1.2-22)' }
+  }
+  if (id === '' && (packet.clean === false || packet.protocolVersion === 3)) {
+    return rejected('an empty client id requires clean session (MQTT 3.1.1 §3.1.3.1)')
+  }
+  if (!isUsableDeviceId(id)) return rejected('a client id may not contain + or #')
+  if (id.includes('\u0000') || id.includes('\uFFFD')) return rejected('a client id must be well-formed UTF-8 without U+0000')
+  if (Buffer.byteLength(id) > maxIdBytes) return rejected(`a client id may hold at most ${maxIdBytes} UTF-8 bytes`)
+  return undefined
+}
+
 function connackError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
@@ -84,7 +107,10 @@ export function remoteAddressOf(client: Client): string | undefined {
  *   (accounts store down) → CONNACK 3 "server unavailable", so clients retry rather than give up.
  * - Empty client id with clean-session off → CONNACK 2 ([MQTT-3.1.3-8]; aedes 1.2 accepts it and
  *   invents an id, leaving a persistent session nobody can resume). Same for 3.1 clients, whose
- *   spec requires 1–23 characters, and for ids containing `+`/`#` (see isUsableDeviceId).
+ *   spec requires 1–23 characters, and for ids containing `+`/`#` (see isUsableDeviceId), U+0000,
+ *   ill-formed UTF-8, or more than mqttMaxClientIdBytes UTF-8 bytes (README "Limits").
+ * - A password without a user name → CONNACK 4 ([MQTT-3.1.2-22]).
+ * - Keepalive 0 or above mqttMaxKeepaliveSeconds is treated as that maximum.
  * - PUBLISH and SUBSCRIBE go through the topic rules (security/mqtt-acl.ts) first, then the hooks.
  * - PUBLISH refused → error: aedes closes the connection ([MQTT-3.3.5-2], 3.1.1 has no negative PUBACK).
  * - SUBSCRIBE refused → granted 0x80 in SUBACK ([MQTT-3.9.3]), the connection stays.
@@ -95,25 +121,26 @@ export function remoteAddressOf(client: Client): string | undefined {
 export function aedesAuthHandlers({ auth, acl, config, logger }: AedesAuthOptions): AedesAuthHandlers {
   // Verdicts taken in preConnect, where the CONNECT packet is visible, and reported as a CONNACK
   // code from authenticate (preConnect can only drop the connection without a CONNACK).
-  const rejectedIds = new WeakMap<Client, string>()
+  const rejectedConnects = new WeakMap<Client, ConnectRefusal>()
+  const maxKeepalive = config.mqttMaxKeepaliveSeconds
 
   return {
     preConnect(client, packet, callback) {
-      const id = packet.clientId ?? ''
-      if (id === '' && (packet.clean === false || packet.protocolVersion === 3)) {
-        rejectedIds.set(client, 'an empty client id requires clean session (MQTT 3.1.1 §3.1.3.1)')
-      } else if (!isUsableDeviceId(id)) {
-        rejectedIds.set(client, 'a client id may not contain + or #')
-      }
+      const refusal = connectRefusal(packet, config.mqttMaxClientIdBytes)
+      if (refusal) rejectedConnects.set(client, refusal)
+      // A keepalive of 0 (never checked) or above the maximum becomes the maximum, so a client that
+      // vanished without a FIN is dropped after 1.5 × it ([MQTT-3.1.2-24]) and its presence goes.
+      const keepalive = packet.keepalive ?? 0
+      if (maxKeepalive > 0 && !(keepalive > 0 && keepalive <= maxKeepalive)) packet.keepalive = maxKeepalive
       callback(null, true)
     },
 
     authenticate(client, username, password, done) {
       const remoteAddress = remoteAddressOf(client)
-      const rejected = rejectedIds.get(client)
+      const rejected = rejectedConnects.get(client)
       if (rejected) {
-        logger.info({ clientId: client.id, remoteAddress, reason: rejected }, 'mqtt connect refused')
-        return done(connackError(ConnackCode.IDENTIFIER_REJECTED, rejected), false)
+        logger.info({ clientId: client.id, remoteAddress, reason: rejected.reason }, 'mqtt connect refused')
+        return done(connackError(rejected.returnCode, rejected.reason), false)
       }
       auth.authenticateDevice({ clientId: client.id, username, password, remoteAddress }).then(
         (decision) => {

@@ -7,7 +7,9 @@ import type { EventEmitter } from 'node:events'
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
 import { newMqttStats, type MqttNode, type MqttNodeDeps, type MqttPublish, type MqttStats } from '../types.ts'
 import { MqttAcl } from '../../security/mqtt-acl.ts'
-import { aclForward, aedesAuthHandlers } from './auth.ts'
+import { aclForward, aedesAuthHandlers, remoteAddressOf } from './auth.ts'
+import { limitConnection, type LimitReport } from './limits.ts'
+import { capRetained } from './retained.ts'
 import { DeviceConnections } from './devices.ts'
 import { MqttListeners } from './listeners.ts'
 import { parseWsOrigins } from './origins.ts'
@@ -16,6 +18,9 @@ import { createUplinkHandler } from './uplink.ts'
 
 /** aedes' client with its subscriptions by topic filter (present at runtime, absent from the typings). */
 type ClientWithSubscriptions = Client & { subscriptions: Record<string, { qos?: number }> }
+
+/** The longest MQTT fixed header (1 type byte, 4 length bytes): a WebSocket message carries one whole packet. */
+const MQTT_FIXED_HEADER_MAX = 5
 
 /** How long close() waits for aedes to disconnect its clients and close its mq. */
 const CLOSE_TIMEOUT_MS = 5_000
@@ -36,13 +41,20 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   let aedes: Aedes | undefined
   let starting: Promise<Aedes> | undefined
   let closing: Promise<void> | undefined
+  const limits = { maxQueuedBytes: config.mqttMaxQueuedBytes, maxPacketBytes: config.mqttMaxPacketBytes }
+  const reportLimit: LimitReport = (client, code, message) => {
+    logger.warn({ clientId: client.id, remoteAddress: remoteAddressOf(client), code }, message)
+  }
   const listeners = new MqttListeners((stream, req) => {
-    if (aedes && !aedes.closed) aedes.handle(stream, req)
+    if (aedes && !aedes.closed) limitConnection(stream, aedes.handle(stream, req), limits, reportLimit)
     else stream.destroy()
-  }, logger, parseWsOrigins(config.wsOrigins))
+  }, logger, parseWsOrigins(config.wsOrigins), config.mqttMaxPacketBytes + MQTT_FIXED_HEADER_MAX)
 
   async function start(): Promise<Aedes> {
-    const { mq, persistence } = deps.adapters.mqtt()
+    const { mq, persistence, retained } = deps.adapters.mqtt()
+    capRetained(persistence, retained, {
+      maxCount: config.retainedMaxCount, maxBytes: config.retainedMaxBytes, maxMessageBytes: config.retainedMaxMessageBytes,
+    }, (topic, code, message) => logger.warn({ topic, code }, message))
     const broker = await Aedes.createBroker({
       id: deps.brokerId,
       mq,

@@ -64,13 +64,18 @@ export class MqttListeners {
     private readonly logger: Logger,
     /** WebSocket Origin allow-list (origins.ts); undefined: any Origin. */
     private readonly allowedOrigins?: ReadonlySet<string>,
+    /**
+     * Largest WebSocket message: ws buffers a whole message before the MQTT parser sees a byte,
+     * so the packet cap (limits.ts) must hold here too. Default: ws' own (100 MiB).
+     */
+    maxWsMessageBytes?: number,
   ) {
     this.tcp = createNetServer({ noDelay: true }, (socket) => {
       this.track(socket)
       handle(socket)
     })
     this.http = createHttpServer({ noDelay: true }, upgradeRequired)
-    this.wss = new WebSocketServer({ noServer: true, clientTracking: false })
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, ...(maxWsMessageBytes && { maxPayload: maxWsMessageBytes }) })
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head))
     this.tcp.on('error', (err) => logger.error({ err }, 'mqtt tcp listener error'))
     this.http.on('error', (err) => logger.error({ err }, 'mqtt websocket listener error'))

@@ -32,6 +32,13 @@ declare module 'fastify' {
     /** What an API key needs to call this route (route/plugins/auth.ts). Required on every route. */
     scope?: RouteScope
   }
+  interface FastifyRequest {
+    /**
+     * The name of the API key that authenticated this request; undefined without keys configured
+     * or on a public route. Idempotency keys and rate limits are scoped by it (docs/security.md).
+     */
+    caller: string | undefined
+  }
 }
 
 /** The OpenAPI security requirement of a keyed operation: either scheme (plugins/swagger.ts declares both). */
@@ -131,6 +138,8 @@ async function authPlugin(app: FastifyInstance, { config }: AuthPluginOptions): 
       throw new Error(`routes without a valid scope: ${missing.join(', ')}; declare config: { scope: 'push' | 'read' | 'admin' | 'public' } (route/plugins/auth.ts)`)
     }
   })
+  // Declared on every request (one object shape); set by the key check below.
+  app.decorateRequest('caller', undefined)
   if (keys.length === 0) return
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -144,6 +153,7 @@ async function authPlugin(app: FastifyInstance, { config }: AuthPluginOptions): 
     }
     // No scope: only the not-found handler; a known key then learns that the route does not exist.
     if (scope !== undefined && !key.scopes.has(scope)) return done(new errors.Forbidden(`API key "${key.name}" lacks scope ${scope}`))
+    request.caller = key.name
     done()
   })
 }

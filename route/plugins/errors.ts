@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { catalogue, errors, isCatalogued } from '../../errors.ts'
+import { catalogueClientErrors } from '../../http-errors.ts'
 import { MAX_USER_ID } from '../schemas.ts'
 
 export interface ApiError {
@@ -65,7 +66,9 @@ export function classifyError(err: unknown, request: FastifyRequest): ApiError &
   if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (e instanceof SyntaxError && e.statusCode === 400)) {
     return fromError(new errors.InvalidJson(e.message))
   }
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return fromError(new errors.PayloadTooLarge(e.message))
+  // Our own CIM_PAYLOAD_TOO_LARGE is catalogued already: wrapping it again would repeat its prefix.
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fromError(new errors.PayloadTooLarge(`the body is over ${request.routeOptions.bodyLimit} bytes`))
+  if (e.statusCode === 413 && !isCatalogued(e.code)) return fromError(new errors.PayloadTooLarge(e.message))
   if (isCatalogued(e.code)) {
     const api = { statusCode: e.statusCode ?? 500, code: e.code, message: e.message }
     return e.code === catalogue.BackendUnavailable.code ? { ...api, backend: true } : api
@@ -91,13 +94,64 @@ export function logError(request: FastifyRequest, err: unknown, api: ReturnType<
   else if (api.statusCode >= 500) request.log.warn({ code: api.code }, api.message)
 }
 
+/** A route's URL pattern as a regular expression over paths (`:param` one segment, `*` the rest). */
+function pathPattern(url: string): RegExp {
+  const source = url.split('/').map((seg) => {
+    if (seg === '*') return '.*'
+    if (seg.startsWith(':')) return '[^/]+'
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  }).join('/')
+  return new RegExp(`^${source}$`)
+}
+
+/**
+ * The methods routed for a path, from every route registered after this plugin; consulted only
+ * when a request found no route, to tell "no such path" (404) from "not with this method" (405).
+ */
+function routeMethods(app: FastifyInstance): (path: string) => string[] {
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = []
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method)
+    routes.push({ pattern: pathPattern(route.url ?? route.path), methods })
+  })
+  return (path) => {
+    const allowed = new Set<string>()
+    for (const r of routes) if (r.pattern.test(path)) for (const m of r.methods) allowed.add(m)
+    if (allowed.has('GET')) allowed.add('HEAD')
+    return [...allowed]
+  }
+}
+
+/**
+ * JSON bodies as fastify parses them, except that an empty body is no body on a route that takes
+ * none (`DELETE /v1/users/{id}/connection` sent with a JSON content-type); a route with a body
+ * schema still answers CIM_INVALID_JSON for it.
+ */
+function emptyJsonOnBodylessRoutes(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.routeOptions.schema?.body === undefined) return done(null, undefined)
+    json(request, body as string, done)
+  })
+}
+
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  catalogueClientErrors(app.server)
+  emptyJsonOnBodylessRoutes(app)
+  const methodsFor = routeMethods(app)
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const api = classifyError(err, request)
     logError(request, err, api)
     return reply.code(api.statusCode).send({ statusCode: api.statusCode, code: api.code, message: api.message })
   })
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    const allowed = methodsFor(path)
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      const e = new errors.MethodNotAllowed(request.method, path)
+      return reply.code(405).header('allow', allowed.join(', ')).send({ statusCode: 405, code: e.code, message: e.message })
+    }
     const e = new errors.NotFound(`${request.method} ${request.url}`)
     return reply.code(404).send({ statusCode: 404, code: e.code, message: e.message })
   })

@@ -13,12 +13,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { Counter, Histogram, Registry } from 'prom-client'
 import type { RequestKind } from '../../broker/api/index.ts'
 
-export type PushStatus = 'delivered' | 'queued' | 'offline' | 'rejected'
+export type PushStatus = 'delivered' | 'queued' | 'offline' | 'rejected' | 'unknown'
 type Target = 'user' | 'device'
 type Child = { inc(): void }
 type Timer = { observe(seconds: number): void }
 
-const STATUSES: readonly PushStatus[] = ['delivered', 'queued', 'offline', 'rejected']
+const STATUSES: readonly PushStatus[] = ['delivered', 'queued', 'offline', 'rejected', 'unknown']
 /** Every bus request kind (the client has one method per kind); `satisfies` keeps the list complete. */
 const BUS_REQUESTS = { push: true, broadcast: true, kick: true, publish: true, replay: true, disconnectDevice: true } satisfies Record<RequestKind, true>
 

@@ -26,12 +26,44 @@ function convertStrings(schema: ObjectSchema, value: unknown): unknown {
   return out
 }
 
+/** ES2024's String.prototype.isWellFormed (Node 20), beyond this project's ES2022 lib typings. */
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed()
+
+/**
+ * Where the first string (a value, or a key as `path/key`) with a lone UTF-16 surrogate is, or
+ * undefined. Such a string is valid JSON but not Unicode: written into a proto3 string or an MQTT
+ * topic it becomes invalid UTF-8 that strict decoders refuse, so a body carrying one is refused
+ * before anything is stored (400 CIM_INVALID_ARGUMENT; docs/protocol.md, Pushes).
+ */
+export function illFormedAt(v: unknown, path = ''): string | undefined {
+  if (typeof v === 'string') return isWellFormed(v) ? undefined : path
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const at = typeof v[i] === 'object' || typeof v[i] === 'string' ? illFormedAt(v[i], `${path}/${i}`) : undefined
+      if (at !== undefined) return at
+    }
+  } else if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (!isWellFormed(k)) return `${path}/${k}`
+      const at = illFormedAt(x, `${path}/${k}`)
+      if (at !== undefined) return at
+    }
+  }
+  return undefined
+}
+
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = Compile(schema)
   const convert = httpPart === 'params' || httpPart === 'querystring'
+  const text = httpPart === 'body'
   return (input: unknown) => {
     const value = convert ? convertStrings(schema as ObjectSchema, input) : input
-    if (check.Check(value)) return { value }
+    if (check.Check(value)) {
+      const at = text ? illFormedAt(value) : undefined
+      if (at === undefined) return { value }
+      const item = { keyword: 'wellFormed', instancePath: at, schemaPath: '#', params: {}, message: 'must be well-formed Unicode (it has a lone UTF-16 surrogate)' }
+      return { error: [item] as unknown as FastifySchemaValidationError[] }
+    }
     // ajv-shaped items ({keyword, instancePath, params, message}): fastify formats them into the
     // message and the errors plugin reads them.
     return { error: check.Errors(value) as unknown as FastifySchemaValidationError[] }

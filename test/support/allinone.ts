@@ -20,7 +20,7 @@ export interface AllInOne {
   close(): Promise<void>
 }
 
-export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters({ inboxMaxPerUser: overrides.inboxMaxPerUser })): Promise<AllInOne> {
+export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters(overrides)): Promise<AllInOne> {
   const config = testConfig(overrides)
   const broker = createBroker({ config, adapters, logger: silentLogger })
   const ports = await broker.listen()

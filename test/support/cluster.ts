@@ -40,6 +40,8 @@ export const CLUSTER_TEST_DEFAULTS = {
    */
   insecure: true,
   compat: true,
+  /** Tests and benchmarks register hundreds of users from one address within a minute. */
+  registrationsPerAddress: 0,
 } satisfies Partial<Config>
 
 export interface ClusterOptions {

@@ -124,7 +124,7 @@ export interface RouteHarness {
 export async function routeHarness(overrides: Partial<Config> = {}): Promise<RouteHarness> {
   // The env is ignored so CIM_* variables on the test machine cannot change the results.
   const config = resolveConfig({ deliveryTimeoutMs: 300, advertiseHost: '127.0.0.1', compat: true, ...overrides }, {})
-  const adapters = createMemoryAdapters({ inboxMaxPerUser: config.inboxMaxPerUser })
+  const adapters = createMemoryAdapters(config)
   const app = await buildApp({ config, adapters })
   await app.ready()
   return { app, adapters, config, async close() { await app.close(); await adapters.close() } }

@@ -24,7 +24,7 @@ export interface TestNodes {
 
 /** Builds the adapter set: memory, or Redis at `redisUrl` under a fresh prefix. */
 export async function testAdapters(kind: StoreKind, config: Config, redisUrl?: string): Promise<Adapters> {
-  if (kind === 'memory') return createMemoryAdapters({ inboxMaxPerUser: config.inboxMaxPerUser })
+  if (kind === 'memory') return createMemoryAdapters(config)
   if (!redisUrl) throw new Error('redis kind needs a redisUrl')
   return createAdapters({ ...config, redisUrl }, { redisPrefix: `cim:t-${randomUUID()}:` })
 }

@@ -20,6 +20,10 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
   session.beginLogin(frame.properties.proto === '2')
   let replay = false
   try {
+    if (server.loginGate) {
+      await server.loginGate
+      if (session.state !== LOGGING_IN) return // closed while waiting
+    }
     if (server.draining) {
       const err = codedError('Draining', server.brokerId)
       return session.refuseLogin(err.code, err.message, 'info')

@@ -100,3 +100,57 @@ describe('idempotencyKey', () => {
     expect(await h.adapters.inbox.list(id)).toHaveLength(2)
   })
 })
+
+// Issue 9 item 2: a key is the caller's name for ONE request (Stripe's semantics).
+describe('idempotencyKey checks the request and is scoped per caller', () => {
+  const as = (key: string) => ({ authorization: `Bearer ${key}` })
+
+  it('the same key with a different message answers 422 CIM_IDEMPOTENCY_MISMATCH and sends nothing', async () => {
+    await setup()
+    const id = (await h.adapters.accounts.register('m')).userId
+    await b1.connect(id, 'm')
+    const url = `/v1/push/users/${id}`
+    expect((await post({ message: 'pay 10', qos: 1, idempotencyKey: 'inv-1' }, url)).statusCode).toBe(200)
+    const other = await post({ message: 'pay 1000', qos: 1, idempotencyKey: 'inv-1' }, url)
+    expect(other.statusCode).toBe(422)
+    expect(other.json()).toMatchObject({ statusCode: 422, code: 'CIM_IDEMPOTENCY_MISMATCH' })
+    expect(other.headers['idempotent-replayed']).toBeUndefined()
+    expect(b1.of('push')).toHaveLength(1)
+    expect((await h.adapters.inbox.list(id)).map((m) => m.text)).toEqual(['pay 10'])
+    // Another target under the same key is another request: it runs (the key is scoped to the target).
+    const [a, b] = [(await h.adapters.accounts.register('ma')).userId, (await h.adapters.accounts.register('mb')).userId]
+    expect((await post({ userIds: [a], message: 'x', idempotencyKey: 'batch' }, '/v1/push/users')).statusCode).toBe(200)
+    expect((await post({ userIds: [a, b], message: 'x', idempotencyKey: 'batch' }, '/v1/push/users')).statusCode).toBe(422)
+  })
+
+  it('two API keys using the same idempotencyKey get independent results', async () => {
+    await setup({ apiKeys: 'key-one-0123456789,key-two-0123456789' })
+    const id = (await h.adapters.accounts.register('k')).userId
+    const url = `/v1/push/users/${id}`
+    const send = (key: string, message: string) => h.app.inject({ method: 'POST', url, headers: as(key), payload: { message, qos: 1, idempotencyKey: 'order-1' } })
+    // The second caller neither gets the first one's answer nor is blocked by its claim.
+    const first = await send('key-one-0123456789', 'from one')
+    const second = await send('key-two-0123456789', 'from two')
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200])
+    expect(second.headers['idempotent-replayed']).toBeUndefined()
+    expect((await h.adapters.inbox.list(id)).map((m) => m.text)).toEqual(['from one', 'from two'])
+    // Each caller's own repeat is replayed.
+    const again = await send('key-two-0123456789', 'from two')
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(again.json()).toEqual(second.json())
+    expect(await h.adapters.inbox.list(id)).toHaveLength(2)
+  })
+
+  it('the same key with the same body (fields in another order) is replayed', async () => {
+    await setup()
+    const id = (await h.adapters.accounts.register('s')).userId
+    const url = `/v1/push/users/${id}`
+    const first = await post({ message: 'hi', qos: 1, properties: { a: '1', b: '2' }, idempotencyKey: 'same' }, url)
+    const again = await h.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ idempotencyKey: 'same', properties: { b: '2', a: '1' }, qos: 1, message: 'hi' }) })
+    expect(again.statusCode).toBe(200)
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(again.json()).toEqual(first.json())
+    expect(await h.adapters.inbox.list(id)).toHaveLength(1)
+  })
+})

@@ -143,13 +143,14 @@ describe('POST /v1/push/users/{userId}', () => {
   })
 
   it('answers 404 for an unknown user, 400 for a bad qos, 413 for a message over the frame limit', async () => {
-    await setup({ maxFrameBytes: 100 })
+    // The limit is on the encoded frame, with the ~200 bytes the route and broker add (proto/push-frame.ts).
+    await setup({ maxFrameBytes: 400 })
     const unknown = await post('/v1/push/users/42', { message: 'hi' })
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json().code).toBe('CIM_USER_NOT_FOUND')
     const id = await register('a')
     expect((await post(`/v1/push/users/${id}`, { message: 'hi', qos: 2 })).statusCode).toBe(400)
-    const big = await post(`/v1/push/users/${id}`, { message: 'x'.repeat(101) })
+    const big = await post(`/v1/push/users/${id}`, { message: 'x'.repeat(401) })
     expect(big.statusCode).toBe(413)
     expect(big.json().code).toBe('CIM_PAYLOAD_TOO_LARGE')
   })
@@ -236,6 +237,19 @@ describe('POST /v1/push/devices/{deviceId}', () => {
     expect(res.json().results[0].status).toBe('queued')
     const published = [...b1.of('publish'), ...b2.of('publish')]
     expect(published).toEqual([expect.objectContaining({ topic: 'devices/d9/push', payload: 'AAEC/w==', qos: 1 })])
+  })
+
+  it('answers `unknown` and publishes nothing more when the device\'s broker does not answer (issue 9: no second delivery)', async () => {
+    const [b1, b2] = await setup()
+    await b2.connectDevice('sensor-1')
+    b2.silent = true
+    for (const qos of [0, 1]) {
+      const res = await post('/v1/push/devices/sensor-1', { payload: 'x', qos })
+      expect(res.json()).toEqual({ results: [{ deviceId: 'sensor-1', status: 'unknown', code: 'CIM_BACKEND_UNAVAILABLE' }] })
+    }
+    // Each push reached the silent broker once and nowhere else.
+    expect(b2.of('publish')).toHaveLength(2)
+    expect(b1.of('publish')).toHaveLength(0)
   })
 
   it('rejects invalid base64 and wildcard device ids; 503 when qos 1 finds no broker', async () => {

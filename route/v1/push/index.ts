@@ -1,18 +1,18 @@
 /** /v1/push/* and /v1/publish: the business push API. Every push answers per target. */
 import { randomUUID } from 'node:crypto'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { catalogue, errors } from '../../../errors.ts'
-import type { PublishRequest } from '../../../broker/api/index.ts'
+import type { PublishReply, PublishRequest } from '../../../broker/api/index.ts'
 import type { RouteContext } from '../../context.ts'
 import { checkMessageSize, pushToUsers, type UserPush, type UserResult } from '../../push-path.ts'
 import { runOnce } from '../../../adapters/idempotency/once.ts'
+import { requestFingerprint } from '../../../adapters/idempotency/fingerprint.ts'
 import * as schema from './schema.ts'
+import { SYSTEM_SENDER, checkTopic, checkUserPush } from './input.ts'
 import { livePresence } from '../../../adapters/presence/live.ts'
 import { pushTopicOf } from '../../../adapters/mqtt/topics.ts'
 
-/** Sender metadata of pushes from the business backend (upstream clients print these). */
-const SYSTEM_SENDER = { sendUserId: '0', sendUserName: 'system' }
 
 interface PushBody {
   message: string
@@ -47,19 +47,32 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     }
   }
 
+  // Keys were not scoped per caller before; for one window after this route started, a keyed
+  // caller's first use of a key also honours a record an earlier version left (once.ts, legacyKey).
+  const legacyUntil = Date.now() + ctx.config.idempotencyWindowSeconds * 1000
+
   /**
-   * Runs a user push once per idempotencyKey (scoped to the endpoint and target): a repeat within
-   * the window gets the first answer and sends nothing, across route nodes. The msgId is always
-   * server-assigned (a key is the caller's name for a request, not a message id clients dedupe by).
+   * Runs a user push once per idempotencyKey, scoped to the caller (its API key's name; "open"
+   * without keys, where the record key is the one earlier versions used), the endpoint and the
+   * target: a repeat of the same request within the window gets the first answer and sends
+   * nothing, across route nodes; the same key with another body answers 422
+   * CIM_IDEMPOTENCY_MISMATCH. The msgId is always server-assigned (a key is the caller's name for a
+   * request, not a message id clients dedupe by).
    */
-  async function once(scope: string, body: PushBody, reply: FastifyReply, run: (msgId: string) => Promise<UserResult[]>): Promise<{ results: UserResult[] }> {
-    checkMessageSize(ctx, body.message)
-    if (body.idempotencyKey === undefined) return { results: await run(randomUUID()) }
+  async function once(req: FastifyRequest, scope: string, body: PushBody, reply: FastifyReply, run: (msgId: string) => Promise<UserResult[]>): Promise<{ results: UserResult[] }> {
+    checkUserPush(ctx, body)
+    const name = body.idempotencyKey
+    if (name === undefined) return { results: await run(randomUUID()) }
     // A duplicate waits this long for the first request's answer before taking it over: a push
     // takes at most two broker round trips (the second follows a user who moved) plus storage.
     const waitMs = 2 * ctx.config.deliveryTimeoutMs + 1_000
     const windowMs = ctx.config.idempotencyWindowSeconds * 1000
-    const { answer, ran } = await runOnce(ctx.adapters.idempotency, `push/${scope}|${body.idempotencyKey}`, { windowMs, waitMs },
+    const shared = `push/${scope}|${name}`
+    const caller = req.caller
+    const key = caller === undefined ? shared : `push/key:${encodeURIComponent(caller)}/${scope}|${name}`
+    const legacyKey = caller !== undefined && Date.now() < legacyUntil ? shared : undefined
+    const fingerprint = requestFingerprint(`push/${scope}`, body)
+    const { answer, ran } = await runOnce(ctx.adapters.idempotency, key, { windowMs, waitMs, fingerprint, name, legacyKey },
       async (msgId) => ({ results: await run(msgId) }))
     if (!ran) void reply.header('idempotent-replayed', 'true')
     return answer
@@ -69,22 +82,38 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   async function publishAnywhere(req: Omit<PublishRequest, 'type'>): Promise<string> {
     const broker = ctx.balancer.choose(req.topic, discovery.brokers())
     const reply = await app.brokers.publish(broker.id, req)
-    if (!reply.ok) throw new errors.BackendUnavailable(`broker ${broker.id} did not publish: ${reply.error ?? 'no reason given'}`)
+    if (!reply) throw noPublishAnswer(broker.id)
+    if (!reply.ok) throw publishRefusal(broker.id, reply)
     return broker.id
+  }
+
+  /**
+   * A broker that did not answer may still have published (its answer lost or late): the caller
+   * is told so, and nothing is published again, which could deliver it twice (issue 9).
+   */
+  function noPublishAnswer(brokerId: string): Error {
+    return new errors.BackendUnavailable(`broker ${brokerId} did not answer within ${ctx.config.deliveryTimeoutMs} ms; the message may or may not have been published`)
+  }
+
+  /** A broker's answer that it did not publish: retained caps refuse with 507, the rest 503. */
+  function publishRefusal(brokerId: string, reply: PublishReply): Error {
+    const reason = reply.error ?? 'no reason given'
+    if (reply.code === catalogue.RetainedFull.code) return new errors.RetainedFull(reason.replace(/^Retained messages are full: /, ''))
+    return new errors.BackendUnavailable(`broker ${brokerId} did not publish: ${reason}`)
   }
 
   app.post('/push/users/:userId', { schema: schema.pushUser, config: { scope: 'push' } }, async (req, reply) => {
     const { userId } = req.params
     // The account lookup happens inside pushToUsers and only for a user who is not online (an
     // online user passed it at login), so the hot path costs one presence read, not two reads.
-    const answer = await once(`users/${userId}`, req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush([userId], req.body, true, msgId)))
+    const answer = await once(req, `users/${userId}`, req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush([userId], req.body, true, msgId)))
     if (answer.results[0]?.code === catalogue.UserNotFound.code) throw new errors.UserNotFound(userId)
     return answer
   })
 
   app.post('/push/users', { schema: schema.pushUsers, config: { scope: 'push' } }, async (req, reply) => {
     const userIds = [...new Set(req.body.userIds)]
-    return once('users', req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true, msgId)))
+    return once(req, 'users', req.body, reply, (msgId) => pushToUsers(app.brokers, ctx, userPush(userIds, req.body, true, msgId)))
   })
 
   app.post('/push/devices/:deviceId', { schema: schema.pushDevice, config: { scope: 'push' } }, async (req) => {
@@ -97,7 +126,10 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const entry = await onlineDevices.get(deviceId)
     if (entry) {
       const reply = await app.brokers.publish(entry.brokerId, msg)
-      if (reply.ok) return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'delivered' as const })] }
+      if (reply?.ok) return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'delivered' as const })] }
+      // No answer: maybe delivered. Publishing again elsewhere could deliver it twice, so say so.
+      if (!reply) return { results: [ctx.metrics.countDeviceResult({ deviceId, status: 'unknown' as const, code: catalogue.BackendUnavailable.code })] }
+      if (reply.code === catalogue.RetainedFull.code) throw publishRefusal(entry.brokerId, reply)
     }
     // Offline: with qos ≥ 1 a persistent session (clean session off) queues the message in the
     // shared aedes persistence, whichever node publishes it.
@@ -110,7 +142,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
 
   app.post('/push/all', { schema: schema.pushAll, config: { scope: 'push' } }, async (req) => {
     const { message, users = true, devices = true } = req.body
-    checkMessageSize(ctx, message)
+    checkMessageSize(ctx, message, SYSTEM_SENDER)
     if (discovery.brokers().length === 0) throw new errors.NoBroker('no broker is registered')
     const [userCount, deviceCount] = await Promise.all([
       users
@@ -131,6 +163,7 @@ const push: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
 
   app.post('/publish', { schema: schema.publish, config: { scope: 'push' } }, async (req) => {
     const { topic, payload, encoding, qos = 0, retain = false } = req.body
+    checkTopic(topic)
     const brokerId = await publishAnywhere({ topic, payload: payloadBase64(payload, encoding), qos, retain })
     return { published: true, brokerId }
   })

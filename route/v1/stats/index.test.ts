@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { FakeBroker, routeHarness, type RouteHarness } from '../../../test/support/fake-broker.ts'
 import { sleep } from '../../../test/support/wait.ts'
+import { storedBytesOf } from '../../../adapters/inbox/index.ts'
 
 let h: RouteHarness
 afterEach(async () => { await h.close() })
@@ -19,14 +20,17 @@ describe('GET /v1/stats', () => {
     await push(on, { message: 'fire and forget' })
     const before = (await h.app.inject({ method: 'GET', url: '/v1/stats' })).json()
     expect(before).toEqual({
-      inbox: { stored: 2, expired: 0, maxPerUser: 5, ttlSeconds: 60 },
+      inbox: { stored: 2, expired: 0, bytes: expect.any(Number), maxPerUser: 5, maxBytesPerUser: 8 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, ttlSeconds: 60 },
       online: { users: 1, devices: 1 },
       brokers: 1,
     })
     await sleep(1100)
     const after = await h.app.inject({ method: 'GET', url: '/v1/stats' })
     expect(after.statusCode).toBe(200)
-    expect(after.json().inbox).toEqual({ stored: 1, expired: 1, maxPerUser: 5, ttlSeconds: 60 })
+    expect(after.json().inbox).toMatchObject({ stored: 1, expired: 1, maxPerUser: 5, ttlSeconds: 60 })
+    // What is left: 'kept', its msgId (a UUID), its properties and the per-message overhead.
+    const [kept] = await h.adapters.inbox.list(off)
+    expect(after.json().inbox.bytes).toBe(storedBytesOf(kept))
     await b1.stop()
   })
 })

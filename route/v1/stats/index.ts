@@ -8,7 +8,11 @@ const stats: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   app.get('/stats', { schema: schema.get, config: { scope: 'read' } }, async () => {
     const [box, users, devices] = await Promise.all([inbox.stats(), presence.users.count(), presence.devices.count()])
     return {
-      inbox: { stored: box.stored, expired: box.expired, maxPerUser: ctx.config.inboxMaxPerUser, ttlSeconds: ctx.config.inboxTtlSeconds },
+      inbox: {
+        stored: box.stored, expired: box.expired, bytes: box.bytes,
+        maxPerUser: ctx.config.inboxMaxPerUser, maxBytesPerUser: ctx.config.inboxMaxBytesPerUser,
+        maxTotalBytes: ctx.config.inboxMaxTotalBytes, ttlSeconds: ctx.config.inboxTtlSeconds,
+      },
       online: { users, devices },
       brokers: discovery.brokers().length,
     }

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { PageQuery, UserId, errorResponses } from '../../schemas.ts'
+import { UserPageQuery, UserId, errorResponses } from '../../schemas.ts'
 
 const UserName = Type.String({ minLength: 1, maxLength: 128, description: 'Login name', examples: ['zhangsan'] })
 
@@ -20,7 +20,7 @@ export const register = {
 export const online = {
   tags: ['users'],
   summary: 'List online users (paged)',
-  querystring: PageQuery,
+  querystring: UserPageQuery,
   response: {
     200: Type.Object({
       items: Type.Array(Type.Object({

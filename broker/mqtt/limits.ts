@@ -1,0 +1,79 @@
+/**
+ * Per-connection bounds aedes 1.2 does not enforce itself (README "Limits", docs/architecture.md
+ * Device pushes), applied to the byte stream handed to aedes.handle without forking aedes:
+ *
+ * - Outgoing: aedes writes each packet with mqtt-packet's writeToStream and, when `write()`
+ *   returns false, waits for 'drain' before calling back. That callback is what mqemitter waits
+ *   for before a publish completes, so ONE subscriber that stops reading stalls every publish it
+ *   matches (and, once `concurrency` of them are stuck, every publish). Here `write()` always
+ *   reports room: the stream keeps queuing (Node's own buffer), and once more than
+ *   `mqttMaxQueuedBytes` wait the connection is destroyed (CIM_SLOW_CONSUMER), as the CIM
+ *   writer does (broker/cim/writer.ts). Worst case per connection: the cap plus one packet.
+ * - Incoming: mqtt-packet's parser learns a packet's length from its fixed header and then
+ *   buffers until the whole packet arrived. A length above `mqttMaxPacketBytes` is refused right
+ *   after the header, so a 100 MB PUBLISH is never buffered: the connection is closed.
+ *
+ * Both are installed once per connection (one closure each), nothing per packet.
+ */
+import type { Duplex } from 'node:stream'
+import type { Client } from 'aedes'
+import { codedError } from '../../errors.ts'
+
+export interface ConnectionLimits {
+  /** Bytes queued for a client that does not read before it is dropped (mqttMaxQueuedBytes). */
+  maxQueuedBytes: number
+  /** Largest packet accepted: its remaining length, i.e. without the 2–5 byte fixed header (mqttMaxPacketBytes). */
+  maxPacketBytes: number
+}
+
+/** What a dropped connection reports: the catalogue code and its message. */
+export type LimitReport = (client: Client, code: string, message: string) => void
+
+/** The parts of mqtt-packet's parser (client._parser, untyped in aedes) the packet cap hooks into. */
+interface PacketParser {
+  packet: { length: number }
+  _parseLength(): boolean
+  _emitError(err: Error): void
+}
+
+/** Bounds one aedes connection: call with what aedes.handle(stream) returned. */
+export function limitConnection(stream: Duplex, client: Client, limits: ConnectionLimits, report: LimitReport): void {
+  boundWrites(stream, limits.maxQueuedBytes, (bytes) => {
+    const err = codedError('SlowConsumer', bytes)
+    report(client, err.code, err.message)
+    // aedes hears the error on the stream ('error' → client error → close, the will is published).
+    stream.destroy(err)
+  })
+  const parser = (client as unknown as { _parser?: PacketParser })._parser
+  if (parser) capPacketLength(parser, limits.maxPacketBytes, (length) => {
+    const err = codedError('FrameTooLarge', length, limits.maxPacketBytes)
+    report(client, err.code, err.message)
+    return err
+  })
+}
+
+/**
+ * Makes `stream.write` never ask the writer to wait: it queues, and calls `onOverflow` once when
+ * more than `maxQueuedBytes` are waiting to reach the network.
+ */
+export function boundWrites(stream: Duplex, maxQueuedBytes: number, onOverflow: (bytes: number) => void): void {
+  const write = stream.write
+  stream.write = function boundedWrite(this: Duplex, chunk: unknown, encoding?: unknown, cb?: unknown) {
+    // Writable.write takes (chunk, encoding?, cb?) and sorts out the optional ones itself. `true`
+    // (below the stream's highWaterMark) is the common case and needs no check.
+    if ((write as (c: unknown, e?: unknown, f?: unknown) => boolean).call(this, chunk, encoding, cb)) return true
+    if (this.writableLength > maxQueuedBytes && !this.destroyed) onOverflow(this.writableLength)
+    return true
+  } as Duplex['write']
+}
+
+/** Refuses a packet whose announced length passes `maxBytes`, before its body is buffered. */
+function capPacketLength(parser: PacketParser, maxBytes: number, tooLarge: (length: number) => Error): void {
+  const parseLength = parser._parseLength
+  parser._parseLength = function cappedParseLength(this: PacketParser) {
+    if (!parseLength.call(this)) return false
+    if (this.packet.length <= maxBytes) return true
+    this._emitError(tooLarge(this.packet.length))
+    return false
+  }
+}
