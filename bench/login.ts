@@ -7,16 +7,16 @@
  * alternate, so a busy machine depresses both alike.
  * `npx tsx bench/login.ts` alone, or `npm run bench -- login`.
  */
-import { spawn, fork, type ChildProcess } from 'node:child_process'
+import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort } from '../test/support/servers.ts'
+import { startNodeProcess } from './lib/node-process.ts'
 import { fmt, percentile, verdict, type Verdict } from './lib/stats.ts'
 import type { LoginReport, LoginUser, RunCommand } from './lib/login-client.ts'
 import { createTokenService } from '../security/tokens.ts'
 import { MemoryRevocations } from '../adapters/revocations/memory.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+/** Logins through the compatible /login, and a user logging in again replaces their connection. */
+const LOGIN_FLAGS = ['--compat', '--repeat-login', 'kick-old']
 const CLIENT = fileURLToPath(new URL('./lib/login-client.ts', import.meta.url))
 const SECRET = 'bench-login-secret-bench-login-secret'
 /** A token check is one HMAC and one revocation lookup: logins/s with tokens should stay this close. */
@@ -30,21 +30,6 @@ async function verifyMicros(n: number): Promise<number> {
   const t = performance.now()
   for (let i = 0; i < n; i++) await tokens.verify(token, 'user')
   return ((performance.now() - t) * 1000) / n
-}
-
-async function startNode(extra: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start', '--compat', '--repeat-login', 'kick-old',
-    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn', '--registrations-per-address', '0',
-    '--route-port', String(routePort), '--cim-port', String(cimPort), '--broker-http-port', String(brokerHttpPort),
-    '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort), ...extra], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
-  const url = `http://127.0.0.1:${routePort}`
-  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(100)) {
-    const ok = await fetch(`${url}/v1/nodes`).then(async (r) => (await r.json() as { items: unknown[] }).items.length > 0, () => false)
-    if (ok) return { url, child }
-  }
-  child.kill('SIGKILL')
-  throw new Error('cim start did not come up in 60 s')
 }
 
 async function users(url: string, n: number, withTokens: boolean): Promise<LoginUser[]> {
@@ -73,8 +58,8 @@ export async function login({ quick }: { quick: boolean }): Promise<Verdict[]> {
   const rounds = quick ? 1 : 3
   const seconds = quick ? 2 : 5
   console.log(`${userCount} users, ${concurrency} concurrent login loops (1 client process); ${rounds} alternating round(s) of ${seconds} s after a warm-up`)
-  const plain = await startNode([])
-  const tokens = await startNode(['--token-secret', SECRET])
+  const plain = await startNodeProcess(LOGIN_FLAGS)
+  const tokens = await startNodeProcess([...LOGIN_FLAGS, '--token-secret', SECRET])
   const client = fork(CLIENT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   try {
     const sides = [

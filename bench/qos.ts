@@ -8,10 +8,10 @@
  * removing it afterwards. Printed: req/s of each, the ratio, and that the inbox is empty at the end
  * (every qos 1 message was acked). `npx tsx bench/qos.ts` alone, or `npm run bench -- qos`.
  */
-import { spawn, fork, type ChildProcess } from 'node:child_process'
+import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../test/support/servers.ts'
+import { startNodeProcess } from './lib/node-process.ts'
 import type { ClientReport, LossUser } from './lib/loss-client.ts'
 import { fmt, verdict, type Verdict } from './lib/stats.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -20,7 +20,6 @@ interface CannonResult { requests: { total: number }; duration: number; non2xx: 
 // autocannon ships no type declarations; this is the part of its API used here.
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: object) => Promise<CannonResult>
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLIENT = fileURLToPath(new URL('./lib/loss-client.ts', import.meta.url))
 const CONNECTIONS = 32
 /** qos 1 stores and acks every message; a ratio below this would say the inbox path is the bottleneck. */
@@ -32,21 +31,6 @@ function ask<T>(child: ChildProcess, msg: object, ev: string): Promise<T> {
     child.on('message', on)
     child.send(msg)
   })
-}
-
-async function startNode(): Promise<{ url: string; child: ChildProcess }> {
-  const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start',
-    '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn', '--registrations-per-address', '0',
-    '--route-port', String(routePort), '--cim-port', String(cimPort), '--broker-http-port', String(brokerHttpPort),
-    '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
-  const url = `http://127.0.0.1:${routePort}`
-  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(100)) {
-    const ok = await fetch(`${url}/v1/nodes`).then(async (r) => (await r.json() as { items: unknown[] }).items.length > 0, () => false)
-    if (ok) return { url, child }
-  }
-  child.kill('SIGKILL')
-  throw new Error('cim start did not come up in 60 s')
 }
 
 async function round(url: string, users: LossUser[], qos: 0 | 1, seconds: number): Promise<CannonResult> {
@@ -63,7 +47,7 @@ export async function qos({ quick }: { quick: boolean }): Promise<Verdict[]> {
   const seconds = quick ? 2 : 5
   console.log(`${userCount} online proto=2 users (CimClient, 2 processes); autocannon ${CONNECTIONS} connections; ` +
     `${rounds} alternating round(s) of ${seconds} s per qos after a warm-up`)
-  const { url, child: server } = await startNode()
+  const { url, child: server } = await startNodeProcess()
   const clients = [0, 1].map(() => fork(CLIENT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   try {
     const users: LossUser[] = []
