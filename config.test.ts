@@ -71,7 +71,7 @@ describe('the settings table', () => {
       '--token-private-key CIM_TOKEN_PRIVATE_KEY ', '--token-ttl-seconds CIM_TOKEN_TTL_SECONDS 3600',
       '--tls-cert CIM_TLS_CERT ', '--tls-key CIM_TLS_KEY ', '--mqtts-port CIM_MQTTS_PORT 8883', '--wss-port CIM_WSS_PORT 9443',
       '--cim-tls-port CIM_CIM_TLS_PORT 11443', '--ws-origins CIM_WS_ORIGINS ', 'mqttAcl - ',
-      '--login-timeout-ms CIM_LOGIN_TIMEOUT_MS 10000', '--max-connections CIM_MAX_CONNECTIONS 100000',
+      '--login-timeout-ms CIM_LOGIN_TIMEOUT_MS 10000', '--max-connections CIM_MAX_CONNECTIONS 100000', '--listen-backlog CIM_LISTEN_BACKLOG 4096',
       '--max-pending-frame-bytes CIM_MAX_PENDING_FRAME_BYTES 67108864', '--mqtt-max-packet-bytes CIM_MQTT_MAX_PACKET_BYTES 1048576',
       '--mqtt-max-queued-bytes CIM_MQTT_MAX_QUEUED_BYTES 1048576', '--mqtt-max-keepalive-seconds CIM_MQTT_MAX_KEEPALIVE_SECONDS 300',
       '--mqtt-max-client-id-bytes CIM_MQTT_MAX_CLIENT_ID_BYTES 256', '--retained-max-count CIM_RETAINED_MAX_COUNT 100000',

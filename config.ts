@@ -83,6 +83,7 @@ const table = {
   // Limits (README "Limits"): nothing a client or caller sends is unbounded.
   loginTimeoutMs: { flag: '--login-timeout-ms', env: 'CIM_LOGIN_TIMEOUT_MS', kind: 'number', default: 10_000, parts: ['broker'], description: 'a CIM connection that has not logged in by then is closed (CIM_LOGIN_DEADLINE)' },
   maxConnections: { flag: '--max-connections', env: 'CIM_MAX_CONNECTIONS', kind: 'number', default: 100_000, parts: ['broker'], description: 'CIM connections per broker; more are refused (CIM_TOO_MANY_CONNECTIONS)' },
+  listenBacklog: { flag: '--listen-backlog', env: 'CIM_LISTEN_BACKLOG', kind: 'number', default: 4096, parts: ['broker', 'route'], description: 'connections each listener (CIM, MQTT, route) queues before accepting them (the kernel caps it at net.core.somaxconn); a reconnect storm beyond it loses SYNs and waits out TCP retries' },
   maxPendingFrameBytes: { flag: '--max-pending-frame-bytes', env: 'CIM_MAX_PENDING_FRAME_BYTES', kind: 'number', default: 64 * 1024 * 1024, parts: ['broker'], description: 'bytes of partial CIM frames buffered across all connections of a broker' },
   mqttMaxPacketBytes: { flag: '--mqtt-max-packet-bytes', env: 'CIM_MQTT_MAX_PACKET_BYTES', kind: 'number', default: 1024 * 1024, parts: ['broker'], description: 'largest MQTT packet accepted' },
   mqttMaxQueuedBytes: { flag: '--mqtt-max-queued-bytes', env: 'CIM_MQTT_MAX_QUEUED_BYTES', kind: 'number', default: 1024 * 1024, parts: ['broker'], description: 'bytes queued for a slow MQTT client before it is disconnected (CIM_SLOW_CONSUMER)' },

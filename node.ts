@@ -83,7 +83,7 @@ export async function createNode(opts: NodeOptions): Promise<CimNode> {
       const out: NodeAddresses = {}
       if (broker) out.broker = await broker.listen()
       if (app) {
-        await app.listen({ host: config.host, port: config.routePort })
+        await app.listen({ host: config.host, port: config.routePort, backlog: config.listenBacklog })
         out.routePort = (app.server.address() as AddressInfo).port
       }
       return out

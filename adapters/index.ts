@@ -142,7 +142,9 @@ export async function createAdapters(
 
   // One command connection shared by accounts, presence, inbox and bus publishes; the bus adds
   // its subscriber connection and each aedes instance its own mq and persistence connections.
-  const client = openRedis(config.redisUrl, opts.onError)
+  // Auto-pipelining: commands issued in the same event-loop turn (a login storm, a batch push)
+  // leave in one write and their replies come back in one read, instead of a syscall each.
+  const client = openRedis(config.redisUrl, opts.onError, { enableAutoPipelining: true })
   try {
     await client.ping()
   } catch (err) {

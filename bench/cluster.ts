@@ -22,13 +22,13 @@ import type { PacedResult } from './lib/paced-http.ts'
 import { pipelinedRun, type PipelineResult } from './lib/pipeline.ts'
 import { cpuPercent, fmt, percentile, ratio, table, verdict, type Verdict } from './lib/stats.ts'
 import type { DriverStart } from './servers/cluster-driver.ts'
-import { Cluster } from '../test/support/cluster.ts'
+import { Cluster, type Settings } from '../test/support/cluster.ts'
 import { startRedis, startZooKeeper, type RedisServer, type ZooKeeperServer } from '../test/support/servers.ts'
 import type { Scenario } from './run.ts'
 
 const CONNECTIONS = 50
 /** Long session and presence TTLs: a loaded 2-core machine must not expire a live broker mid-run. */
-const CLUSTER_SETTINGS = {
+export const CLUSTER_SETTINGS = {
   readTimeoutMs: 3_600_000, strategy: 'round-robin', zkSessionTimeoutMs: 30_000, presenceTtlMs: 60_000,
   deliveryTimeoutMs: 10_000, logLevel: 'warn',
 } as const
@@ -36,23 +36,25 @@ const CLUSTER_SETTINGS = {
 // ---------------------------------------------------------------------------------------------
 // The cluster rig
 
-interface Rig { redis?: RedisServer; zk?: ZooKeeperServer; cluster?: Cluster }
+export interface Rig { redis?: RedisServer; zk?: ZooKeeperServer; cluster?: Cluster }
 
-async function startRig(rig: Rig): Promise<Cluster> {
+/** Redis, ZooKeeper and the cluster (2 brokers + 2 routes unless `shape` says otherwise). */
+export async function startRig(rig: Rig, shape: { brokers?: number; routes?: number; settings?: Settings } = {}): Promise<Cluster> {
   ;[rig.redis, rig.zk] = await Promise.all([startRedis(), startZooKeeper()])
   rig.cluster = await Cluster.start({
-    redisUrl: rig.redis.url, zookeeper: rig.zk.connectString, brokers: 2, routes: 2, settings: CLUSTER_SETTINGS,
+    redisUrl: rig.redis.url, zookeeper: rig.zk.connectString, brokers: shape.brokers ?? 2, routes: shape.routes ?? 2,
+    settings: { ...CLUSTER_SETTINGS, ...shape.settings },
   })
   return rig.cluster
 }
 
-async function stopRig(rig: Rig): Promise<void> {
+export async function stopRig(rig: Rig): Promise<void> {
   await rig.cluster?.close()
   await Promise.all([rig.redis?.stop(), rig.zk?.stop()])
 }
 
 /** Runs `fn` over `items` with `concurrency` calls in flight. */
-async function pool<T, R>(items: T[], concurrency: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(items: T[], concurrency: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -64,7 +66,7 @@ async function pool<T, R>(items: T[], concurrency: number, fn: (x: T, i: number)
   return out
 }
 
-async function postJson(url: string, body: unknown): Promise<any> {
+export async function postJson(url: string, body: unknown): Promise<any> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const json = await res.json()
   if (res.status >= 300) throw new Error(`POST ${url}: HTTP ${res.status} ${JSON.stringify(json)}`)
@@ -75,7 +77,7 @@ async function postJson(url: string, body: unknown): Promise<any> {
  * Registers `n` users (POST /v1/users) and logs each in through a route's POST /login (routes in
  * turn), as the upstream client does; then connects them to the broker that login named.
  */
-async function loginAll(cluster: Cluster, fleets: Fleets, prefix: string, n: number): Promise<{ users: FleetUser[]; perBroker: Map<number, number>; ms: number }> {
+export async function loginAll(cluster: Cluster, fleets: Fleets, prefix: string, n: number): Promise<{ users: FleetUser[]; perBroker: Map<number, number>; ms: number }> {
   const routes = cluster.routes.map((r) => r.url)
   const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`)
   const users = await pool(names, 64, async (name, i) => {
@@ -108,7 +110,7 @@ async function loginAll(cluster: Cluster, fleets: Fleets, prefix: string, n: num
 }
 
 /** CPU time (µs) of processes by pid, from /proc/<pid>/stat (utime + stime, clock ticks of 10 ms). */
-function procCpuUs(pids: Array<number | undefined>): number {
+export function procCpuUs(pids: Array<number | undefined>): number {
   let ticks = 0
   for (const pid of pids) {
     if (!pid) continue
@@ -146,7 +148,7 @@ interface PushFigures {
   perRound: number[]
 }
 
-function shuffle<T>(xs: T[]): T[] {
+export function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1))
     ;[xs[i], xs[j]] = [xs[j], xs[i]]
@@ -306,7 +308,7 @@ export const clusterPush: Scenario = async ({ quick }) => {
 }
 
 /** A figure with no target: printed as a VERDICT line whose target reads "ratio to single node". */
-function info(scenario: string, what: string, measured: number, shown: string): Verdict {
+export function info(scenario: string, what: string, measured: number, shown: string): Verdict {
   return { ...verdict(scenario, what, measured, '>=', 0, shown), met: Number.isFinite(measured), info: 'ratio to single node (no target)' }
 }
 

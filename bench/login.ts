@@ -4,12 +4,15 @@
  * carries a token minted beforehand by POST /v1/users/{userId}/token, as a backend would hand it
  * out). A login: POST /login on the route, TCP connect, login frame, LOGIN_REPLY, close
  * (bench/lib/login-client.ts, in its own process). Both nodes run at once and the rounds
- * alternate, so a busy machine depresses both alike.
+ * alternate, so a busy machine depresses both alike. A third side is the cluster (2 routes + 2
+ * brokers over real Redis and ZooKeeper, bench/cluster.ts's rig; no tokens, logins through both
+ * routes), printed as a ratio to the single node without tokens (no target).
  * `npx tsx bench/login.ts` alone, or `npm run bench -- login`.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { startNodeProcess } from './lib/node-process.ts'
+import { info, startRig, stopRig, type Rig } from './cluster.ts'
 import { fmt, percentile, verdict, type Verdict } from './lib/stats.ts'
 import type { LoginReport, LoginUser, RunCommand } from './lib/login-client.ts'
 import { createTokenService } from '../security/tokens.ts'
@@ -57,14 +60,19 @@ export async function login({ quick }: { quick: boolean }): Promise<Verdict[]> {
   const userCount = 4 * concurrency
   const rounds = quick ? 1 : 3
   const seconds = quick ? 2 : 5
-  console.log(`${userCount} users, ${concurrency} concurrent login loops (1 client process); ${rounds} alternating round(s) of ${seconds} s after a warm-up`)
+  console.log(`${userCount} users per side, ${concurrency} concurrent login loops (1 client process); ${rounds} alternating round(s) of ${seconds} s after a warm-up; sides: single node without and with tokens, cluster (2 routes + 2 brokers) without`)
   const plain = await startNodeProcess(LOGIN_FLAGS)
   const tokens = await startNodeProcess([...LOGIN_FLAGS, '--token-secret', SECRET])
+  // The cluster's repeat-login policy as the single node's, so both sides do the same work per login.
+  const rig: Rig = {}
+  const cluster = await startRig(rig, { settings: { repeatLogin: 'kick-old' } })
+  const routeUrls = cluster.routes.map((r) => r.url)
   const client = fork(CLIENT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   try {
     const sides = [
       { name: 'without tokens', url: plain.url, users: await users(plain.url, userCount, false), logins: 0, s: 0, failures: 0, lat: [] as number[], firstError: '' },
       { name: 'with HS256 tokens', url: tokens.url, users: await users(tokens.url, userCount, true), logins: 0, s: 0, failures: 0, lat: [] as number[], firstError: '' },
+      { name: 'cluster (2+2)', url: routeUrls, users: await users(routeUrls[0], userCount, false), logins: 0, s: 0, failures: 0, lat: [] as number[], firstError: '' },
     ]
     for (const side of sides) await round(client, { cmd: 'run', routeUrl: side.url, users: side.users, seconds: 1, concurrency })
     for (let r = 0; r < rounds; r++) {
@@ -82,9 +90,14 @@ export async function login({ quick }: { quick: boolean }): Promise<Verdict[]> {
         `${side.failures} failed${side.firstError ? `: ${side.firstError}` : ''})`)
     }
     console.log(`  one HS256 token check alone: ${fmt(await verifyMicros(quick ? 5_000 : 50_000), 1)} µs (in-process, memory revocations)`)
-    const ratio = (sides[1].logins / sides[1].s) / (sides[0].logins / sides[0].s)
-    console.log(`  ratio with / without tokens: ${ratio.toFixed(2)}`)
-    return [verdict('login', 'logins/s with tokens / without', ratio, '>=', TARGET_RATIO, ratio.toFixed(2), String(TARGET_RATIO))]
+    const rate = (side: typeof sides[number]) => side.logins / side.s
+    const ratio = rate(sides[1]) / rate(sides[0])
+    const clusterRatio = rate(sides[2]) / rate(sides[0])
+    console.log(`  ratio with / without tokens: ${ratio.toFixed(2)}; cluster / single node: ${clusterRatio.toFixed(2)}`)
+    return [
+      verdict('login', 'logins/s with tokens / without', ratio, '>=', TARGET_RATIO, ratio.toFixed(2), String(TARGET_RATIO)),
+      info('login', 'logins/s ratio cluster/single node', clusterRatio, `${fmt(clusterRatio, 2)} (${fmt(rate(sides[2]))} vs ${fmt(rate(sides[0]))} logins/s)`),
+    ]
   } finally {
     if (client.connected) client.send({ cmd: 'stop' })
     setTimeout(() => client.kill('SIGKILL'), 2_000).unref()
@@ -92,6 +105,7 @@ export async function login({ quick }: { quick: boolean }): Promise<Verdict[]> {
       n.child.kill('SIGTERM')
       setTimeout(() => n.child.kill('SIGKILL'), 5_000).unref()
     }
+    await stopRig(rig)
   }
 }
 

@@ -22,7 +22,9 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
   'cluster-push': { title: 'REST push to online users: 2 brokers + 2 routes vs single node', load: async () => (await import('./cluster.ts')).clusterPush },
   'cluster-broadcast': { title: 'broadcast to CIM clients on 2 brokers vs single node', load: async () => (await import('./cluster.ts')).clusterBroadcast },
   qos: { title: 'qos 1 vs qos 0 REST push to online users', load: async () => (await import('./qos.ts')).qos },
-  login: { title: 'logins/s through route + broker, with and without login tokens', load: async () => (await import('./login.ts')).login },
+  login: { title: 'logins/s through route + broker, with and without login tokens, and through the cluster', load: async () => (await import('./login.ts')).login },
+  batch: { title: 'batch REST push: 100 and 1,000 users per request', load: async () => (await import('./batch.ts')).batch },
+  storm: { title: 'reconnect storm: 10,000 SDK clients move to broker B when A is killed', load: async () => (await import('./storm.ts')).storm },
 }
 
 async function main(): Promise<number> {

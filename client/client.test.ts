@@ -80,7 +80,7 @@ class FakeRoute {
   readonly calls: Array<{ path: string; body: any }> = []
   loginAnswer: () => { code: string; message?: string } = () => ({ code: '9000' })
   /** The /v1 connect answer: HTTP status and body. */
-  connectAnswer?: (body: { token?: string }) => { status: number; body: object }
+  connectAnswer?: (body: { token?: string; avoid?: string[] }) => { status: number; body: object }
   readonly server = http.createServer((req, res) => {
     let raw = ''
     req.on('data', (c) => { raw += c })
@@ -91,7 +91,7 @@ class FakeRoute {
         const v1 = req.url.endsWith('/connect') && this.connectAnswer
           ? this.connectAnswer(body)
           : { status: 404, body: { statusCode: 404, code: 'CIM_NOT_FOUND', message: `Not found: ${req.url}` } }
-        if (v1.status === 200) Object.assign(v1.body, { host: '127.0.0.1', cimPort: this.brokerPort, httpPort: 8081 })
+        if (v1.status === 200) v1.body = { host: '127.0.0.1', cimPort: this.brokerPort, httpPort: 8081, ...v1.body }
         res.writeHead(v1.status, { 'content-type': 'application/json' }).end(JSON.stringify(v1.body))
         return
       }
@@ -400,6 +400,23 @@ describe('CimClient over the wire (protocol doubles)', () => {
     route.connectAnswer = () => ({ status: 404, body: { statusCode: 404, code: 'CIM_USER_NOT_FOUND', message: 'Unknown user' } })
     await expect(client(route.url, { userId: USER_ID, reconnect: false }).c.connect()).rejects.toMatchObject({ code: 'CIM_USER_NOT_FOUND' })
     expect(route.count('/login')).toBe(0)
+  })
+
+  it('asks the route again at once, avoiding the broker it named, when that broker refuses the TCP connect', async () => {
+    const { broker, route } = await setup()
+    const closed = net.createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const deadPort = (closed.address() as net.AddressInfo).port
+    await new Promise<void>((r) => closed.close(() => r()))
+    // A killed broker the route still lists (its ZooKeeper session has not expired yet).
+    route.connectAnswer = (body: { avoid?: string[] }) => (body.avoid?.includes('dead')
+      ? { status: 200, body: { brokerId: 'live' } }
+      : { status: 200, body: { brokerId: 'dead', cimPort: deadPort } })
+    // The backoff is at least 5 s here, so connecting within the test proves the immediate retry.
+    const { c } = client(route.url, { userId: USER_ID, reconnect: { minMs: 5_000, maxMs: 10_000 } })
+    await c.connect()
+    expect(broker.sessions).toHaveLength(1)
+    expect(route.calls.map((x) => x.body)).toEqual([{}, { avoid: ['dead'] }])
   })
 
   it('moves at once on KICK CIM_DRAINING, and stops on KICK CIM_KICKED', async () => {

@@ -30,6 +30,10 @@ const DEFAULT_CIM_TLS_PORT = 11443
 /** A stored message waiting in the seq window. */
 interface Held { msgId: string | undefined; msgs: CimMessage[] }
 
+/** TCP connect failures: nothing listens there (a killed broker) or the host is gone. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'])
+const isUnreachable = (err: unknown) => UNREACHABLE.has((err as { code?: string }).code ?? '')
+
 /** KICK codes after which logging in again is wrong or pointless. */
 const TERMINAL_KICKS = new Set<string>([catalogue.Kicked.code, catalogue.AdminKick.code, catalogue.Forbidden.code, catalogue.AccountMismatch.code])
 /** Login answers a retry cannot fix. */
@@ -172,9 +176,24 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     for (let renewed = false; ; renewed = true) {
       this.assertOpen()
       try {
-        const server = await this.findBroker(userId, token, reconnect)
+        // After a drop, not the broker we just lost at first: it may be dead but still listed
+        // (until its ZooKeeper session expires) or draining. The route ignores the wish when no
+        // other broker is left, so a single broker's clients come back to it.
+        const lost = reconnect && this.server?.brokerId !== undefined ? [this.server.brokerId] : []
+        const server = await this.findBroker(userId, token, reconnect, lost)
         this.assertOpen()
-        return await this.open(server, userId, token, reconnect)
+        try {
+          return await this.open(server, userId, token, reconnect)
+        } catch (err) {
+          // A killed broker stays listed until its ZooKeeper session expires, so the route may name
+          // it again: ask once more, at once, for any other broker (a backoff delay would only
+          // wait for the same answer).
+          if (!isUnreachable(err) || server.brokerId === undefined) throw err
+          const other = await this.findBroker(userId, token, reconnect, [...lost, server.brokerId])
+          if (other.brokerId === server.brokerId) throw err
+          this.assertOpen()
+          return await this.open(other, userId, token, reconnect)
+        }
       } catch (err) {
         // An expired token: ask for a new one at once, once, rather than after a backoff delay.
         if (renewed || !provider || (err as { code?: string }).code !== catalogue.TokenExpired.code) throw err
@@ -184,9 +203,9 @@ export class CimClient extends EventEmitter<CimClientEvents> {
   }
 
   /** The broker the route names (client/route.ts findBroker). */
-  private async findBroker(userId: number, token: string | undefined, reconnect: boolean): Promise<ServerInfo> {
+  private async findBroker(userId: number, token: string | undefined, reconnect: boolean, avoid: string[] = []): Promise<ServerInfo> {
     try {
-      return await this.route.findBroker(userId, this.userName, token)
+      return await this.route.findBroker(userId, this.userName, token, avoid)
     } catch (err) {
       // After a drop the route may still hold our old login (the broker has not noticed yet): clear
       // it, as upstream's reconnect does, and try once more. /offLine exists only with compat; without
@@ -195,7 +214,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
       if (!reconnect || (code !== CompatCode.REPEAT_LOGIN && code !== catalogue.RepeatLogin.code)) throw err
       await this.route.offLine(userId).catch(() => { throw err })
       this.assertOpen()
-      return this.route.findBroker(userId, this.userName, token)
+      return this.route.findBroker(userId, this.userName, token, avoid)
     }
   }
 

@@ -68,18 +68,34 @@ export interface Delivered {
  */
 export async function deliver(brokers: BrokerClient, groups: Map<string, number[]>, msg: TextMessage, seqs?: Record<string, number>, ts?: number): Promise<Delivered> {
   const out: Delivered = { delivered: new Set(), queued: new Set() }
-  await Promise.all([...groups].map(async ([brokerId, userIds]) => {
-    let groupSeqs: Record<string, number> | undefined
-    if (seqs) {
-      groupSeqs = {}
-      for (const id of userIds) groupSeqs[id] = seqs[id]
-    }
-    const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, ts })
-    const asked = new Set(userIds)
-    for (const id of reply.delivered) if (asked.has(id)) out.delivered.add(id)
-    for (const id of reply.queued ?? []) if (asked.has(id)) out.queued.add(id)
-  }))
+  // One broker (every single-user push, most small batches): no Promise.all around one request.
+  if (groups.size === 1) {
+    const [[brokerId, userIds]] = groups
+    await deliverTo(brokers, brokerId, userIds, msg, seqs, ts, out)
+  } else {
+    await Promise.all(Array.from(groups, ([brokerId, userIds]) => deliverTo(brokers, brokerId, userIds, msg, seqs, ts, out)))
+  }
   return out
+}
+
+/** One broker's push request; its answers land in `out` (only for users it was asked about). */
+async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: number[], msg: TextMessage, seqs: Record<string, number> | undefined, ts: number | undefined, out: Delivered): Promise<void> {
+  let groupSeqs: Record<string, number> | undefined
+  if (seqs) {
+    groupSeqs = {}
+    for (const id of userIds) groupSeqs[id] = seqs[id]
+  }
+  const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, ts })
+  if (userIds.length === 1) {
+    // The common single-user push: no Set of the asked ids.
+    const id = userIds[0]
+    if (reply.delivered.includes(id)) out.delivered.add(id)
+    else if (reply.queued?.includes(id)) out.queued.add(id)
+    return
+  }
+  const asked = new Set(userIds)
+  for (const id of reply.delivered) if (asked.has(id)) out.delivered.add(id)
+  for (const id of reply.queued ?? []) if (asked.has(id)) out.queued.add(id)
 }
 
 /**
@@ -108,9 +124,11 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
 
 /** Runs `fn` over `items` with at most `limit` calls in flight (a 10,000-user push stays gentle on Redis). */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  if (items.length === 0) return
   let next = 0
-  const worker = async () => { while (next < items.length) await fn(items[next++]) }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++])
+  }))
 }
 
 /**
@@ -119,16 +137,18 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
  * inbox is full); qos 0: push → `delivered` or `offline`.
  */
 export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push: UserPush): Promise<UserResult[]> {
-  checkBatchItems(ctx, 'userIds', push.userIds.length)
+  const userIds = push.userIds
+  checkBatchItems(ctx, 'userIds', userIds.length)
   if (push.qos === 1) checkStoredBytes(ctx, push)
   // Users of a broker discovery dropped (crashed) read as offline: asking it would only cost a delivery timeout.
   const online = livePresence(ctx.adapters).users
-  const entries = await online.getMany(push.userIds.map(String))
-  const entryOf = new Map(push.userIds.map((id, i) => [id, entries[i]]))
+  // entries[i] is where userIds[i] is connected (undefined: offline); the rest of the walk indexes it.
+  const entries = await online.getMany(userIds.map(String))
+  /** Users answered before any delivery (no account, inbox full), by userId. */
   const results = new Map<number, UserResult>()
   if (push.checkAccounts) {
     // Online users passed the login check, so only the others need an account lookup.
-    await mapLimit(push.userIds.filter((id) => !entryOf.get(id)), 64, async (userId) => {
+    await mapLimit(userIds.filter((_, i) => entries[i] === undefined), 64, async (userId) => {
       if (!(await ctx.adapters.accounts.get(userId))) results.set(userId, { userId, status: 'rejected', code: catalogue.UserNotFound.code })
     })
   }
@@ -136,21 +156,28 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
   let seqs: Record<string, number> | undefined
   if (push.qos === 1) {
     const s: Record<string, number> = {}
-    await mapLimit(push.userIds.filter((id) => !results.has(id)), 64, async (userId) => {
+    await mapLimit(results.size ? userIds.filter((id) => !results.has(id)) : userIds, 64, async (userId) => {
       const r = await store(ctx, userId, push, ts, push.ttlSeconds)
       if (typeof r === 'number') s[userId] = r
       else results.set(userId, r)
     })
     seqs = s
   }
-  const targets = push.userIds.filter((id) => !results.has(id))
-  const { delivered, queued } = await deliver(brokers, groupByBroker(targets.map((id) => entryOf.get(id))), push, seqs, ts)
-  let missed = targets.filter((id) => !delivered.has(id) && !queued.has(id))
+  const targets: number[] = []
+  const targetEntries: Array<PresenceEntry | undefined> = []
+  for (let i = 0; i < userIds.length; i++) {
+    if (results.has(userIds[i])) continue
+    targets.push(userIds[i])
+    targetEntries.push(entries[i])
+  }
+  const { delivered, queued } = await deliver(brokers, groupByBroker(targetEntries), push, seqs, ts)
+  let missed = delivered.size + queued.size === targets.length ? [] : targets.filter((id) => !delivered.has(id) && !queued.has(id))
   if (missed.length > 0) {
     // A user may have reconnected elsewhere between our presence read and the broker's answer:
     // read once more and follow anyone whose connection changed, instead of calling them offline.
+    const before = new Map(targets.map((id, i) => [id, targetEntries[i]]))
     const again = await online.getMany(missed.map(String))
-    const moved = again.map((e, i) => (e && e.connId !== entryOf.get(missed[i])?.connId ? e : undefined))
+    const moved = again.map((e, i) => (e && e.connId !== before.get(missed[i])?.connId ? e : undefined))
     if (moved.some(Boolean)) {
       const second = await deliver(brokers, groupByBroker(moved), push, seqs, ts)
       for (const id of second.delivered) delivered.add(id)
@@ -159,8 +186,12 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     }
   }
   // qos 1: stored, so whoever was not written to now gets it at the next login (or redelivery).
-  for (const userId of [...missed, ...queued]) results.set(userId, { userId, status: push.qos === 1 ? 'queued' : 'offline' })
-  return ctx.metrics.countUserResults(push.userIds.map((userId) => results.get(userId) ?? { userId, status: 'delivered' }))
+  const notNow: UserStatus = push.qos === 1 ? 'queued' : 'offline'
+  for (const userId of missed) results.set(userId, { userId, status: notNow })
+  for (const userId of queued) results.set(userId, { userId, status: notNow })
+  const out: UserResult[] = new Array(userIds.length)
+  for (let i = 0; i < userIds.length; i++) out[i] = results.get(userIds[i]) ?? { userId: userIds[i], status: 'delivered' }
+  return ctx.metrics.countUserResults(out)
 }
 
 /**

@@ -53,5 +53,18 @@ export function runBusContract(name: string, make: () => Promise<[Bus, Bus]>): v
       expect(none).toEqual([])
       await client.close()
     })
+
+    it('tells a publisher how many nodes heard a message, so a request nobody hears ends at once', async () => {
+      await b.subscribe('heard', () => {})
+      expect(await a.publish('heard', { type: 'x' })).toBe(1)
+      expect(await a.publish('unheard', { type: 'x' })).toBe(0)
+      const client = new BusRpc(a)
+      await client.start()
+      const started = Date.now()
+      // A broker killed before discovery dropped it: no subscriber, so no wait for the 10 s timeout.
+      expect(await client.request('unheard', { type: 'q' }, 1, 10_000)).toEqual([])
+      expect(Date.now() - started).toBeLessThan(5_000)
+      await client.close()
+    })
   })
 }

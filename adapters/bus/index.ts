@@ -8,8 +8,13 @@ export type BusHandler = (message: BusMessage) => void
 export type Unsubscribe = () => Promise<void>
 
 export interface Bus {
-  /** Sends a JSON-serialisable message to every subscriber of `channel`. */
-  publish(channel: string, message: BusMessage): Promise<void>
+  /**
+   * Sends a JSON-serialisable message to every subscriber of `channel`; resolves with how many
+   * bus nodes took it (one node may deliver to several local subscribers). 0 means nobody
+   * listens: a request to a broker that died before discovery dropped it ends at once instead of
+   * waiting out its timeout (rpc.ts).
+   */
+  publish(channel: string, message: BusMessage): Promise<number>
   subscribe(channel: string, handler: BusHandler): Promise<Unsubscribe>
   close(): Promise<void>
 }

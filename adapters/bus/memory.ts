@@ -8,8 +8,10 @@ import type { Bus, BusHandler, BusMessage, Unsubscribe } from './index.ts'
 export class MemoryBus implements Bus {
   private readonly emitter = new EventEmitter().setMaxListeners(0)
 
-  async publish(channel: string, message: BusMessage): Promise<void> {
-    queueMicrotask(() => this.emitter.emit(channel, message))
+  async publish(channel: string, message: BusMessage): Promise<number> {
+    const receivers = this.emitter.listenerCount(channel)
+    if (receivers > 0) queueMicrotask(() => this.emitter.emit(channel, message))
+    return receivers
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<Unsubscribe> {

@@ -67,8 +67,9 @@ export class RedisBus implements Bus {
     }
   }
 
-  async publish(channel: string, message: BusMessage): Promise<void> {
-    await this.pub.client.publish(this.prefix + channel, JSON.stringify(message)).catch(redisFailure)
+  async publish(channel: string, message: BusMessage): Promise<number> {
+    // PUBLISH answers how many subscriber connections got it: each bus node has one.
+    return await this.pub.client.publish(this.prefix + channel, JSON.stringify(message)).catch(redisFailure)
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<Unsubscribe> {

@@ -23,6 +23,8 @@ export interface CannonArgs {
   durationSec: number
   /** Spread over the connections: each cycles through its own slice of PER_CONNECTION requests. */
   requests: Array<{ path: string; body: string }>
+  /** Counts this string's occurrences in the 2xx answers' bodies (e.g. `"status":"delivered"`). */
+  countInBody?: string
 }
 
 /**
@@ -40,12 +42,26 @@ export interface CannonResult {
   errors: number
   p50: number
   p99: number
+  /** Occurrences of countInBody in 2xx answers, when asked. */
+  bodyMatches?: number
+}
+
+/** Occurrences of `needle` in `text`. */
+function occurrences(text: string, needle: string): number {
+  let n = 0
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++
+  return n
 }
 
 serve({
   async run(a: CannonArgs): Promise<CannonResult> {
+    let bodyMatches = 0
+    const needle = a.countInBody
+    const onResponse = needle === undefined ? undefined : (status: number, body: string) => {
+      if (status < 300) bodyMatches += occurrences(body, needle)
+    }
     const all = a.requests.map((q) => ({
-      method: 'POST', path: q.path, body: q.body, headers: { 'content-type': 'application/json' },
+      method: 'POST', path: q.path, body: q.body, headers: { 'content-type': 'application/json' }, onResponse,
     }))
     const step = Math.max(1, Math.floor(all.length / a.connections))
     const slices = Array.from({ length: a.connections }, (_, i) =>
@@ -61,6 +77,7 @@ serve({
     return {
       rps: r.requests.total / r.duration, total: r.requests.total, seconds: r.duration,
       non2xx: r.non2xx, errors: r.errors + r.timeouts, p50: r.latency.p50, p99: r.latency.p99,
+      bodyMatches: needle === undefined ? undefined : bodyMatches,
     }
   },
 })

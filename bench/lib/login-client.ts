@@ -3,7 +3,7 @@
  * another, the way the SDK does: the route's /login picks the broker, then TCP, the login frame
  * (proto=2, with the user's token when given) and LOGIN_REPLY; then the connection is closed.
  *
- * Parent → child (fork IPC): {cmd:'run', routeUrl, users, seconds, concurrency} → {ev:'done', ...};
+ * Parent → child (fork IPC): {cmd:'run', routeUrl (one or several), users, seconds, concurrency} → {ev:'done', ...};
  * {cmd:'stop'} → exit.
  */
 import { CimConnection } from '../../client/connection.ts'
@@ -11,7 +11,8 @@ import { RouteApi } from '../../client/route.ts'
 
 export interface LoginUser { userId: number; userName: string; token?: string }
 
-export interface RunCommand { cmd: 'run'; routeUrl: string; users: LoginUser[]; seconds: number; concurrency: number }
+/** `routeUrl` may list several routes (a cluster): loop k logs in through route k mod their count. */
+export interface RunCommand { cmd: 'run'; routeUrl: string | string[]; users: LoginUser[]; seconds: number; concurrency: number }
 
 export interface LoginReport { ev: 'done'; logins: number; failures: number; firstError?: string; latenciesMs: number[] }
 
@@ -30,12 +31,13 @@ async function loginOnce(route: RouteApi, u: LoginUser): Promise<void> {
 }
 
 async function run(c: RunCommand): Promise<LoginReport> {
-  const route = new RouteApi({ routeUrl: c.routeUrl })
+  const routes = (Array.isArray(c.routeUrl) ? c.routeUrl : [c.routeUrl]).map((routeUrl) => new RouteApi({ routeUrl }))
   const end = Date.now() + c.seconds * 1000
   const report: LoginReport = { ev: 'done', logins: 0, failures: 0, latenciesMs: [] }
   // Loop k owns users k, k + concurrency, ...: a user is never logged in twice at once.
   await Promise.all(Array.from({ length: c.concurrency }, async (_, k) => {
     const mine = c.users.filter((_, i) => i % c.concurrency === k)
+    const route = routes[k % routes.length]
     for (let i = 0; Date.now() < end; i++) {
       const t = performance.now()
       try {

@@ -29,9 +29,26 @@ export interface PacedResult {
   /** HTTP response latency (send → full response), ms. */
   httpP50: number
   httpP99: number
-  /** Most requests that were due while every connection was busy (0 = the rate was kept). */
+  /** Most requests that were due while every connection was busy. */
   maxBacklog: number
+  /**
+   * Requests sent more than lateAfterMs after their scheduled time (start + (k+1)/rate): the sender
+   * fell behind — its timer fired late or every connection was busy. Their latency is measured
+   * from when they were sent, so it leaves out the wait (rateKept in stats.ts judges this).
+   */
+  late: number
+  lateAfterMs: number
+  /** The most any request was sent after its scheduled time, ms. */
+  maxLagMs: number
+  /** Requests due by the end that were never sent. */
+  unsent: number
 }
+
+/**
+ * The 1 ms timer fires every 1–1.2 ms, so an on-time request can leave up to ~1.2 ms after its
+ * scheduled time: late means after that plus a margin.
+ */
+const LATE_AFTER_MS = 2
 
 const HEADER_END = Buffer.from('\r\n\r\n')
 
@@ -73,8 +90,18 @@ async function run(a: PacedArgs): Promise<PacedResult> {
   let failed = 0
   let due = 0
   let maxBacklog = 0
+  let late = 0
+  let maxLagNs = 0
   let stopping = false
-  const next = (c: HttpConn) => c.send(a.paths[sent++ % a.paths.length], a.host)
+  let start = 0n
+  const nsPerRequest = 1e9 / a.rate
+  const next = (c: HttpConn) => {
+    // Request k is due once floor(elapsed × rate) > k, at (k + 1) / rate.
+    const lagNs = Number(process.hrtime.bigint() - start) - (sent + 1) * nsPerRequest
+    if (lagNs > LATE_AFTER_MS * 1e6) late++
+    if (lagNs > maxLagNs) maxLagNs = lagNs
+    c.send(a.paths[sent++ % a.paths.length], a.host)
+  }
 
   const onDone = (c: HttpConn, status: number, ns: bigint) => {
     if (status >= 200 && status < 300) ok++
@@ -94,7 +121,7 @@ async function run(a: PacedArgs): Promise<PacedResult> {
     idle.push(c)
   }
 
-  const start = process.hrtime.bigint()
+  start = process.hrtime.bigint()
   const end = start + BigInt(Math.round(a.durationSec * 1e9))
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -110,10 +137,12 @@ async function run(a: PacedArgs): Promise<PacedResult> {
   })
   stopping = true
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const unsent = Math.max(0, due - sent)
   const drainEnd = Date.now() + 5_000
   while (conns.some((c) => c.busy) && Date.now() < drainEnd) await sleep(10)
   for (const c of conns) c.socket.destroy()
-  return { sent, ok, failed, seconds, httpP50: percentile(httpMs, 50), httpP99: percentile(httpMs, 99), maxBacklog }
+  return { sent, ok, failed, seconds, httpP50: percentile(httpMs, 50), httpP99: percentile(httpMs, 99), maxBacklog,
+    late, lateAfterMs: LATE_AFTER_MS, maxLagMs: maxLagNs / 1e6, unsent }
 }
 
 serve({ run })

@@ -63,3 +63,30 @@ export function printVerdicts(vs: Verdict[]): void {
 export function cpuPercent(userMicros: number, systemMicros: number, wallMs: number): number {
   return wallMs > 0 ? ((userMicros + systemMicros) / 1000 / wallMs) * 100 : NaN
 }
+
+/** What rateKept reads from an open-loop run (bench/lib/paced-http.ts PacedResult). */
+export interface PacedLag {
+  sent: number
+  late: number
+  lateAfterMs: number
+  maxLagMs: number
+  unsent: number
+  maxBacklog: number
+}
+
+/** Share of requests an open-loop run may send late (or leave unsent) and still count as at its rate. */
+export const LATE_TOLERANCE = 0.001
+
+/**
+ * Whether an open-loop sender kept its rate: at most LATE_TOLERANCE (0.1%) of its requests were sent
+ * more than lateAfterMs (2 ms) after their scheduled time, and as few were due but never sent. A
+ * sender that fell behind measured latency at a lower rate than the one announced, and from when it
+ * sent rather than when it should have: a latency figure from such a run does not meet a target.
+ */
+export function rateKept(r: PacedLag): { kept: boolean; text: string } {
+  const due = r.sent + r.unsent
+  const kept = r.late <= LATE_TOLERANCE * due && r.unsent <= LATE_TOLERANCE * due
+  const late = `${fmt(r.late)} of ${fmt(r.sent)} requests (${fmt((100 * r.late) / Math.max(1, due), 2)}%) sent more than ` +
+    `${fmt(r.lateAfterMs)} ms after schedule, max lag ${fmt(r.maxLagMs, 1)} ms, ${fmt(r.unsent)} unsent, backlog up to ${fmt(r.maxBacklog)}`
+  return { kept, text: kept ? `yes (${late})` : `sender fell behind: ${late} (tolerance ${fmt(LATE_TOLERANCE * 100, 1)}%)` }
+}

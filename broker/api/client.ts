@@ -9,18 +9,24 @@ import { BROADCAST_CHANNEL, brokerChannel, type Bus, type BusMessage } from '../
 import { BusRpc } from '../../adapters/bus/rpc.ts'
 import type { Discovery } from '../../adapters/discovery/index.ts'
 import {
-  isErrorReply, isReply, type BroadcastReply, type PublishReply, type PushReply, type Reply, type RequestBody,
-  type RequestKind,
+  callHandler, errorReply, type Answer, isErrorReply, isReply, type BroadcastReply, type BrokerHandlers, type ErrorReply, type PublishReply,
+  type PushReply, type Reply, type Request, type RequestBody, type RequestKind,
 } from './index.ts'
+import { localBroker } from './local.ts'
 
 /** One method per request kind: a kind added to BrokerApi does not compile until it has one here. */
 type OneMethodPerKind = { [K in RequestKind]: (...args: never[]) => Promise<unknown> }
 
 export class BrokerClient implements OneMethodPerKind {
   private readonly rpc: BusRpc
+  /**
+   * Told how long each bus request took (ms; an unanswered one counts with the timeout): the
+   * route's metrics set it. Not called for brokers in this process, which answer in a call.
+   */
+  onRoundTrip: ((kind: RequestKind, ms: number) => void) | undefined
 
   constructor(
-    bus: Bus,
+    private readonly bus: Bus,
     private readonly discovery: Discovery,
     private readonly timeoutMs: number,
     nodeId?: string,
@@ -36,12 +42,33 @@ export class BrokerClient implements OneMethodPerKind {
 
   /** Asks one broker; undefined when it did not answer in time or refused the request. */
   async request<K extends RequestKind>(brokerId: string, kind: K, req: RequestBody<K>): Promise<Reply<K> | undefined> {
-    const [answer] = await this.rpc.request(brokerChannel(brokerId), { type: kind, ...req }, 1, this.timeoutMs)
+    const answer = await this.ask(brokerId, kind, req)
     return answer === undefined ? undefined : this.accept(kind, answer)
   }
 
+  /**
+   * The broker's answer, or undefined when none came in time. A broker in this process (local.ts)
+   * is called directly; its handler failing is answered as the bus would (CIM_INTERNAL).
+   */
+  private async ask<K extends RequestKind>(brokerId: string, kind: K, req: RequestBody<K>): Promise<Answer<K> | undefined> {
+    const handlers = localBroker(this.bus, brokerId)
+    if (handlers) return this.callLocal(handlers, kind, req)
+    const start = this.onRoundTrip && performance.now()
+    const [answer] = await this.rpc.request(brokerChannel(brokerId), { type: kind, ...req }, 1, this.timeoutMs)
+    if (start !== undefined) this.onRoundTrip?.(kind, performance.now() - start)
+    return answer
+  }
+
+  private async callLocal<K extends RequestKind>(handlers: BrokerHandlers, kind: K, req: RequestBody<K>): Promise<Reply<K> | ErrorReply> {
+    try {
+      return await callHandler(handlers, kind, { type: kind, ...req } as Request<K>)
+    } catch (err) {
+      return errorReply(kind, 'Internal', err instanceof Error ? err.message : String(err))
+    }
+  }
+
   /** The reply to a `kind` request, or undefined (reported) when the broker answered otherwise. */
-  private accept<K extends RequestKind>(kind: K, answer: BusMessage): Reply<K> | undefined {
+  private accept<K extends RequestKind>(kind: K, answer: Answer<K>): Reply<K> | undefined {
     if (isReply(kind, answer)) return answer
     if (isErrorReply(answer)) this.logger?.warn({ kind, code: answer.code, message: answer.message }, 'broker refused a bus request')
     else this.logger?.warn({ kind, answer: answer.type }, 'broker answered a bus request with an unexpected reply')
@@ -56,7 +83,9 @@ export class BrokerClient implements OneMethodPerKind {
   /** One bus message that every live broker delivers locally; resolves with each broker's count. */
   async broadcast(req: RequestBody<'broadcast'>): Promise<BroadcastReply[]> {
     const expected = this.discovery.brokers().length
+    const start = this.onRoundTrip && performance.now()
     const answers = await this.rpc.request(BROADCAST_CHANNEL, { type: 'broadcast' as const, ...req }, expected, this.timeoutMs)
+    if (start !== undefined) this.onRoundTrip?.('broadcast', performance.now() - start)
     const replies: BroadcastReply[] = []
     for (const answer of answers) {
       const reply = this.accept('broadcast', answer)
@@ -75,7 +104,7 @@ export class BrokerClient implements OneMethodPerKind {
    * An ErrorReply (a broker that does not know the kind) did not publish: `ok: false`.
    */
   async publish(brokerId: string, req: RequestBody<'publish'>): Promise<PublishReply | undefined> {
-    const [answer] = await this.rpc.request(brokerChannel(brokerId), { type: 'publish' as const, ...req }, 1, this.timeoutMs)
+    const answer = await this.ask(brokerId, 'publish', req)
     if (answer === undefined) return undefined
     return this.accept('publish', answer) ?? { type: 'publish-result', ok: false, error: 'broker refused the request' }
   }
@@ -87,7 +116,9 @@ export class BrokerClient implements OneMethodPerKind {
    */
   async disconnectDevice(req: RequestBody<'disconnectDevice'>): Promise<boolean> {
     const expected = this.discovery.brokers().length
+    const start = this.onRoundTrip && performance.now()
     const answers = await this.rpc.request(BROADCAST_CHANNEL, { type: 'disconnectDevice' as const, ...req }, expected, this.timeoutMs)
+    if (start !== undefined) this.onRoundTrip?.('disconnectDevice', performance.now() - start)
     return answers.some((answer) => this.accept('disconnectDevice', answer)?.disconnected === true)
   }
 

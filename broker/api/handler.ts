@@ -17,6 +17,7 @@ import {
   type ReplayReply, type Reply, type DisconnectDeviceReply, type DisconnectDeviceRequest,
 } from './index.ts'
 import type { MqttNode } from '../types.ts'
+import { registerLocalBroker } from './local.ts'
 
 export interface DeliveryOptions {
   bus: Bus
@@ -49,6 +50,9 @@ export class Delivery {
     const handler = (m: BusMessage) => this.handle(m)
     this.unsubscribes.push(await this.opts.bus.subscribe(brokerChannel(brokerId), handler))
     this.unsubscribes.push(await this.opts.bus.subscribe(BROADCAST_CHANNEL, handler))
+    // A route in this process on the same bus calls the table directly (local.ts).
+    const unregister = registerLocalBroker(this.opts.bus, brokerId, this.handlers)
+    this.unsubscribes.push(async () => unregister())
   }
 
   async stop(): Promise<void> {

@@ -147,16 +147,19 @@ const replyTypes: { [K in RequestKind]: Reply<K>['type'] } = {
  * True when `m` is a request of a kind this API defines. On the bus a request also carries BusRpc's
  * `corr` and `replyTo`; its other fields are the sender's word (routes and brokers are trusted).
  */
+/** What comes back for a request: a bus message (untyped JSON), or a local broker's reply (local.ts). */
+export type Answer<K extends RequestKind = RequestKind> = BusMessage | Reply<K> | ErrorReply
+
 export function isRequest(m: BusMessage): m is BusMessage & BrokerRequest {
   return Object.hasOwn(replyTypes, m.type)
 }
 
 /** True when `m` is the reply to a request of `kind` (not an ErrorReply). */
-export function isReply<K extends RequestKind>(kind: K, m: BusMessage): m is BusMessage & Reply<K> {
+export function isReply<K extends RequestKind>(kind: K, m: Answer<K>): m is Reply<K> {
   return m.type === replyTypes[kind]
 }
 
-export function isErrorReply(m: BusMessage): m is BusMessage & ErrorReply {
+export function isErrorReply(m: Answer): m is ErrorReply {
   return m.type === 'error'
 }
 

@@ -96,7 +96,7 @@ export class CimServer implements SessionHost {
 
   /** Binds the CIM port (0 = any free port) and starts the read-timeout sweep. Returns the port. */
   async listen(port: number, host: string): Promise<number> {
-    const bound = await listenOn(this.server, port, host)
+    const bound = await listenOn(this.server, port, host, this.config.listenBacklog)
     const { readTimeoutMs, ackTimeoutMs, loginTimeoutMs } = this.config
     const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(readTimeoutMs, ackTimeoutMs, loginTimeoutMs) / 4)))
     this.sweepTimer = setInterval(() => this.sweep(), tick).unref()
@@ -117,7 +117,7 @@ export class CimServer implements SessionHost {
     server.on('error', (err) => this.logger.error({ err }, 'CIM TLS server error'))
     watcher.add(server)
     this.tlsServer = server
-    return listenOn(server, port, host)
+    return listenOn(server, port, host, this.config.listenBacklog)
   }
 
   private accept(raw: Socket): void {
@@ -283,10 +283,10 @@ export class CimServer implements SessionHost {
 
 function ignore(): void {}
 
-function listenOn(server: Server, port: number, host: string): Promise<number> {
+function listenOn(server: Server, port: number, host: string, backlog: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off('error', reject)
       resolve((server.address() as { port: number }).port)
     })

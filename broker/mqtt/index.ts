@@ -111,7 +111,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       aedes = await starting
       if (closing) throw new Error('MQTT node is closed')
       const tls = deps.tls && { watcher: deps.tls, mqttsPort: config.mqttsPort, wssPort: config.wssPort }
-      return listeners.listen({ host: config.host, mqttPort: config.mqttPort, wsPort: config.wsPort, tls })
+      return listeners.listen({ host: config.host, mqttPort: config.mqttPort, wsPort: config.wsPort, tls, backlog: config.listenBacklog })
     },
 
     async stopAccepting() {

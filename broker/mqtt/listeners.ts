@@ -26,6 +26,8 @@ export interface MqttListenOptions {
   wsPort: number
   /** Also listen with TLS (the watcher keeps the certificate current). */
   tls?: MqttTlsListenOptions
+  /** Connections each listener queues before accepting them (config.listenBacklog). Default 4096. */
+  backlog?: number
 }
 
 export interface MqttTlsListenOptions {
@@ -83,11 +85,11 @@ export class MqttListeners {
 
   async listen(opts: MqttListenOptions): Promise<MqttBoundPorts> {
     try {
-      const mqttPort = await listenOn(this.tcp, opts.host, opts.mqttPort)
+      const mqttPort = await listenOn(this.tcp, opts.host, opts.mqttPort, opts.backlog)
       this.tcpClosed = closedEvent(this.tcp)
-      const wsPort = await listenOn(this.http, opts.host, opts.wsPort)
+      const wsPort = await listenOn(this.http, opts.host, opts.wsPort, opts.backlog)
       this.httpClosed = closedEvent(this.http)
-      const ports: MqttBoundPorts = { mqttPort, wsPort, ...(opts.tls && await this.listenTls(opts.host, opts.tls)) }
+      const ports: MqttBoundPorts = { mqttPort, wsPort, ...(opts.tls && await this.listenTls(opts.host, opts.tls, opts.backlog)) }
       this.accepting = true
       this.logger.info(ports, 'mqtt listening')
       return ports
@@ -134,7 +136,7 @@ export class MqttListeners {
   }
 
   /** MQTT over TLS and over secure WebSocket, registered with the watcher for certificate reloads. */
-  private async listenTls(host: string, tls: MqttTlsListenOptions): Promise<{ mqttsPort: number; wssPort: number }> {
+  private async listenTls(host: string, tls: MqttTlsListenOptions, backlog?: number): Promise<{ mqttsPort: number; wssPort: number }> {
     const secure = { ...tls.watcher.options, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }
     const mqtts = createTlsServer(secure, (socket) => {
       this.track(socket)
@@ -151,9 +153,9 @@ export class MqttListeners {
       server.on('error', (err: Error) => this.logger.error({ err }, 'mqtt tls listener error'))
       tls.watcher.add(server)
     }
-    const mqttsPort = await listenOn(mqtts, host, tls.mqttsPort)
+    const mqttsPort = await listenOn(mqtts, host, tls.mqttsPort, backlog)
     const mqttsClosed = closedEvent(mqtts)
-    const wssPort = await listenOn(https, host, tls.wssPort)
+    const wssPort = await listenOn(https, host, tls.wssPort, backlog)
     this.tlsClosed = Promise.all([mqttsClosed, closedEvent(https)])
     return { mqttsPort, wssPort }
   }
@@ -169,11 +171,11 @@ function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSocket only\n')
 }
 
-function listenOn(server: NetServer | HttpServer, host: string, port: number): Promise<number> {
+function listenOn(server: NetServer | HttpServer, host: string, port: number, backlog = 4096): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err)
     server.once('error', onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off('error', onError)
       const addr = server.address()
       resolve(typeof addr === 'object' && addr ? addr.port : port)

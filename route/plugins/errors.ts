@@ -87,11 +87,15 @@ function valueAt(request: FastifyRequest, context: string | undefined, path: str
   return String(v)
 }
 
-/** Logs what needs an operator's attention: our bugs and dead backends, not bad input. */
+/**
+ * Logs what needs an operator's attention: our bugs and dead backends, not bad input. The request
+ * id is bound here (app.ts gives requests the app's logger, not a child per request).
+ */
 export function logError(request: FastifyRequest, err: unknown, api: ReturnType<typeof classifyError>): void {
-  if (api.internal) request.log.error({ err }, 'unhandled error')
-  else if (api.backend) request.log.warn({ err }, 'backing service unavailable')
-  else if (api.statusCode >= 500) request.log.warn({ code: api.code }, api.message)
+  const reqId = request.id
+  if (api.internal) request.log.error({ reqId, err }, 'unhandled error')
+  else if (api.backend) request.log.warn({ reqId, err }, 'backing service unavailable')
+  else if (api.statusCode >= 500) request.log.warn({ reqId, code: api.code }, api.message)
 }
 
 /** A route's URL pattern as a regular expression over paths (`:param` one segment, `*` the rest). */

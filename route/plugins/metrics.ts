@@ -7,54 +7,58 @@
  * - `cim_route_bus_round_trip_seconds{request}`: how long brokers take to answer bus requests
  *   (a broker that does not answer counts with the delivery timeout).
  * One Registry per app (not prom-client's global one), so several apps in one process never
- * collide. On the push path: label children looked up once and reused, an increment, an observe.
+ * collide. On the push path no prom-client call: histogram children (scraped-histogram.ts) and plain
+ * counts, turned into series when /metrics is scraped.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { Counter, Histogram, Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
 import type { RequestKind } from '../../broker/api/index.ts'
+import type { BrokerClient } from '../../broker/api/client.ts'
+import { ScrapedHistogram, type HistogramChild } from './scraped-histogram.ts'
 
 export type PushStatus = 'delivered' | 'queued' | 'offline' | 'rejected' | 'unknown'
 type Target = 'user' | 'device'
-type Child = { inc(): void }
-type Timer = { observe(seconds: number): void }
 
 const STATUSES: readonly PushStatus[] = ['delivered', 'queued', 'offline', 'rejected', 'unknown']
-/** Every bus request kind (the client has one method per kind); `satisfies` keeps the list complete. */
-const BUS_REQUESTS = { push: true, broadcast: true, kick: true, publish: true, replay: true, disconnectDevice: true } satisfies Record<RequestKind, true>
 
 /** Seconds; pushes answer in milliseconds, timeouts take seconds. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 export class RouteMetrics {
   readonly registry = new Registry()
-  private readonly requests = new Histogram({
+  private readonly requests = new ScrapedHistogram({
     name: 'cim_route_http_request_duration_seconds',
     help: 'Route HTTP requests by method, route template and status code, with their latency',
     labelNames: ['method', 'route', 'status'] as const,
     buckets: BUCKETS,
     registers: [this.registry],
   })
-  private readonly pushResults = new Counter({
-    name: 'cim_route_push_results_total',
-    help: 'Push answers per target: user or device, and its status',
-    labelNames: ['target', 'status'] as const,
-    registers: [this.registry],
-  })
-  private readonly busRoundTrip = new Histogram({
+  private readonly busRoundTrip = new ScrapedHistogram({
     name: 'cim_route_bus_round_trip_seconds',
     help: 'Time for brokers to answer a bus request, by request kind (unanswered requests count with the delivery timeout)',
     labelNames: ['request'] as const,
     buckets: BUCKETS,
     registers: [this.registry],
   })
+  /** Per target and status: plain counts on the push path, read into the counter at scrape time. */
+  private readonly results: Record<Target, Record<PushStatus, number>> = { user: zeroes(), device: zeroes() }
   /** route template → method → status → histogram child: map lookups per request, no string building. */
-  private readonly requestChildren = new Map<string, Map<string, Map<number, Timer>>>()
-  private readonly results: Record<Target, Record<PushStatus, Child>>
+  private readonly requestChildren = new Map<string, Map<string, Map<number, HistogramChild>>>()
 
   constructor() {
-    const children = (target: Target) =>
-      Object.fromEntries(STATUSES.map((status) => [status, this.pushResults.labels(target, status)])) as Record<PushStatus, Child>
-    this.results = { user: children('user'), device: children('device') }
+    const results = this.results
+    new Counter({
+      name: 'cim_route_push_results_total',
+      help: 'Push answers per target: user or device, and its status',
+      labelNames: ['target', 'status'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const target of ['user', 'device'] as const) {
+          for (const status of STATUSES) if (results[target][status] > 0) this.inc({ target, status }, results[target][status])
+        }
+      },
+    })
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -63,42 +67,36 @@ export class RouteMetrics {
     let byStatus = byMethod.get(method)
     if (!byStatus) byMethod.set(method, (byStatus = new Map()))
     let child = byStatus.get(status)
-    if (!child) byStatus.set(status, (child = this.requests.labels(method, route, String(status))))
+    if (!child) byStatus.set(status, (child = this.requests.child(method, route, String(status))))
     child.observe(seconds)
   }
 
   /** Counts each user's answer; returns `results` so a caller can count where it returns. */
   countUserResults<T extends { status: PushStatus }>(results: T[]): T[] {
-    for (const r of results) this.results.user[r.status].inc()
+    const counts = this.results.user
+    for (const r of results) counts[r.status]++
     return results
   }
 
   /** Counts a device's answer; returns it. */
   countDeviceResult<T extends { status: PushStatus }>(result: T): T {
-    this.results.device[result.status].inc()
+    this.results.device[result.status]++
     return result
   }
 
-  /**
-   * Times every bus request `client` makes, by wrapping its per-kind methods on the instance (one
-   * async frame per bus request, not per recipient).
-   */
-  timeBusRequests(client: object): void {
-    const methods = client as Record<string, (a: unknown, b: unknown) => Promise<unknown>>
-    for (const kind of Object.keys(BUS_REQUESTS)) {
-      const method = methods[kind]
-      if (typeof method !== 'function') continue
-      const child = this.busRoundTrip.labels(kind)
-      methods[kind] = async function timed(this: unknown, a: unknown, b: unknown) {
-        const start = performance.now()
-        try {
-          return await method.call(this, a, b)
-        } finally {
-          child.observe((performance.now() - start) / 1000)
-        }
-      }
+  /** Times every bus request `client` makes (brokers in this process answer in a call: not timed). */
+  timeBusRequests(client: BrokerClient): void {
+    const children = new Map<RequestKind, HistogramChild>()
+    client.onRoundTrip = (kind, ms) => {
+      let child = children.get(kind)
+      if (!child) children.set(kind, (child = this.busRoundTrip.child(kind)))
+      child.observe(ms / 1000)
     }
   }
+}
+
+function zeroes(): Record<PushStatus, number> {
+  return { delivered: 0, queued: 0, offline: 0, rejected: 0, unknown: 0 }
 }
 
 export interface MetricsPluginOptions {

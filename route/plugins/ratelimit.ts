@@ -40,7 +40,10 @@ function isRegistration(route: RouteOptions): boolean {
 
 /** Who is counted: the API key's name, else the source address. */
 function callerOf(req: FastifyRequest): string {
-  return req.caller !== undefined ? `key:${req.caller}` : `addr:${normalizeIP(req.ip)}`
+  if (req.caller !== undefined) return `key:${req.caller}`
+  // An IPv4 address needs no normalising, and normalizeIP's IPv6 test is a long regular expression.
+  const ip = req.ip
+  return `addr:${ip.includes(':') ? normalizeIP(ip) : ip}`
 }
 
 /**

@@ -113,7 +113,10 @@ export class Proc {
   private async startOnce(timeoutMs: number): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`)
     const { args, env } = this.launch()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], {
+    // CLUSTER_CPU_PROF_DIR=<dir>: V8 CPU profiles of every process (<dir>/<name>/), written when it exits by
+    // SIGTERM (stop()), not SIGKILL (kill(), close()) — for tuning the bench's cluster scenarios.
+    const prof = process.env.CLUSTER_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CLUSTER_CPU_PROF_DIR, this.name)}`] : []
+    const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'cli.ts', ...args], {
       cwd: ROOT, env: { ...childEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child = child

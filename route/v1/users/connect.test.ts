@@ -122,4 +122,12 @@ describe('POST /v1/users/{userId}/connect', () => {
     expectError(await connect(h, id, { token: 42 }), 400, 'CIM_INVALID_ARGUMENT')
     expectError(await connect(h, id, { token: 'x', userName: 'alice' }), 400, 'CIM_INVALID_ARGUMENT')
   })
+
+  it('avoid: picks another broker than the ones the client could not reach, unless none is left', async () => {
+    const { h, id } = await setup({ strategy: 'round-robin' }, 2)
+    for (let i = 0; i < 4; i++) expect((await connect(h, id, { avoid: ['b1'] })).json().brokerId).toBe('b2')
+    // Only unreachable brokers listed: the choice falls back to them rather than failing.
+    expect(['b1', 'b2']).toContain((await connect(h, id, { avoid: ['b1', 'b2'] })).json().brokerId)
+    expect((await connect(h, id, { avoid: Array.from({ length: 17 }, (_, i) => `x${i}`) })).statusCode).toBe(400)
+  })
 })

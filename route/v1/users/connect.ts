@@ -29,7 +29,7 @@ const connect: FastifyPluginAsyncTypebox<ConnectOptions> = async (app, { tokens,
     } else if (tokens.enabled && !ctx.config.compat) {
       throw new errors.Unauthorized('send {"token": "<user token>"} (docs/security.md, Tokens)')
     }
-    const broker = await chooseLoginBroker(ctx, userId)
+    const broker = await chooseLoginBroker(ctx, userId, undefined, req.body?.avoid)
     return {
       brokerId: broker.id, host: broker.host, cimPort: broker.cimPort, httpPort: broker.httpPort,
       ...(broker.cimTlsPort !== undefined && { cimTlsPort: broker.cimTlsPort }),

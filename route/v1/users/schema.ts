@@ -110,6 +110,11 @@ export const connect = {
   params: UserParams,
   body: Type.Object({
     token: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'The user login token (JWT), also sent as the CIM login property `token`' })),
+    avoid: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+      maxItems: 16,
+      description: 'Broker ids this client just failed to reach (refused TCP connect): chosen only if no other broker is listed. '
+        + 'A killed broker stays listed until its ZooKeeper session expires; the SDK sends this when it reconnects.',
+    })),
   }, { additionalProperties: false }),
   response: {
     200: Type.Object({
