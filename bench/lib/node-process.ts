@@ -4,6 +4,8 @@
  * limited here, since every scenario registers its users in one burst.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '../../test/support/servers.ts'
@@ -12,7 +14,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export async function startNodeProcess(extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
   const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'start',
+  // BENCH_PROF=node writes a V8 CPU profile of this process to BENCH_PROF_DIR (as ipc.ts spawn does).
+  const prof = (process.env.BENCH_PROF ?? '').split(',').includes('node')
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? path.join(os.tmpdir(), 'cim-bench-profiles')}`]
+    : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'cli.ts', 'start',
     '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', 'warn', '--registrations-per-address', '0',
     '--route-port', String(routePort), '--cim-port', String(cimPort), '--broker-http-port', String(brokerHttpPort),
     '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort), ...extra], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
