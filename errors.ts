@@ -46,6 +46,7 @@ export const catalogue = {
   PayloadTooLarge: entry('CIM_PAYLOAD_TOO_LARGE', 413, 'Payload too large: %s', CompatCode.VALIDATION_FAIL),
   NoBroker: entry('CIM_NO_BROKER', 503, 'No broker available: %s', CompatCode.SERVER_NOT_AVAILABLE),
   BackendUnavailable: entry('CIM_BACKEND_UNAVAILABLE', 503, 'A backing service is unavailable: %s', CompatCode.FAIL),
+  AuthUnavailable: entry('CIM_AUTH_UNAVAILABLE', 503, 'The auth webhook did not decide (%s); refused, retry later', CompatCode.FAIL),
   Internal: entry('CIM_INTERNAL', 500, 'Internal error: %s', CompatCode.FAIL),
   // Broker-side (TCP) errors: logged and sent as the `code` of a LOGIN_REPLY or KICK before closing.
   FrameTooLarge: entry('CIM_FRAME_TOO_LARGE', 400, 'Frame length %s exceeds the maximum of %s bytes', CompatCode.VALIDATION_FAIL),

@@ -9,14 +9,17 @@
  *   await node.close()
  */
 import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { resolveConfig, type Config } from './config.ts'
+import { brokerIdOf, resolveConfig, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { createAdapters, type Adapters } from './adapters/index.ts'
 import { createBroker, type Broker, type BrokerPorts } from './broker/index.ts'
 import { buildApp } from './route/app.ts'
 import { loadHooks, type NodeHooks } from './hooks.ts'
+import { createEvents } from './events/create.ts'
+import type { Events } from './events/index.ts'
 
 export type { NodeHooks } from './hooks.ts'
 
@@ -44,6 +47,8 @@ export interface CimNode {
   readonly broker?: Broker
   /** The route's fastify app (app.inject() works before listen()). */
   readonly app?: FastifyInstance
+  /** The node's events (README "Events to your backend"): the sinks the settings ask for; subscribe() for in-process listeners. */
+  readonly events: Events
   /** Binds the broker (then registers it in discovery), then the route. */
   listen(): Promise<NodeAddresses>
   /**
@@ -60,25 +65,31 @@ export async function createNode(opts: NodeOptions): Promise<CimNode> {
   const hooks = opts.hooks ?? (config.hooks ? await loadHooks(config.hooks) : {})
   // Connection trouble the adapters retry by themselves (Redis reconnects, an expired ZooKeeper
   // session being replaced) is logged, so an operator can tell why a node went quiet.
-  const adapters = opts.adapters ?? await createAdapters(config, { onError: (err) => logger.warn({ err: err.message }, 'backend connection') })
+  const adapters = opts.adapters ?? await createAdapters(config, { onError: (err) => logger.warn({ err: err.message }, 'backend connection'), eventLogMax: config.webhookQueueMax, logger })
   const ownsAdapters = !opts.adapters
   let broker: Broker | undefined
   let app: FastifyInstance | undefined
+  let events: Events | undefined
   try {
+    // The name in every event's `node`: the broker id when it is known before listen().
+    const nodeId = config.brokerId || (opts.roles.broker && config.cimPort ? brokerIdOf(config) : `${hostname()}:${process.pid}`)
+    events = createEvents(config, adapters, logger.child({ part: 'events' }), nodeId)
     broker = opts.roles.broker
-      ? createBroker({ config, adapters, logger: logger.child({ part: 'broker' }), auth: hooks.auth, uplink: hooks.uplink })
+      ? createBroker({ config, adapters, logger: logger.child({ part: 'broker' }), auth: hooks.auth, uplink: hooks.uplink, events })
       : undefined
     app = opts.roles.route
-      ? await buildApp({ config, adapters, logger: logger.child({ part: 'route' }), balancer: hooks.balancer })
+      ? await buildApp({ config, adapters, logger: logger.child({ part: 'route' }), balancer: hooks.balancer, events })
       : undefined
   } catch (err) {
+    await events?.close()
     if (ownsAdapters) await adapters.close()
     throw err
   }
+  const nodeEvents = events
 
   let closing: Promise<void> | undefined
   return {
-    config, adapters, broker, app,
+    config, adapters, broker, app, events: nodeEvents,
     async listen() {
       const out: NodeAddresses = {}
       if (broker) out.broker = await broker.listen()
@@ -96,6 +107,9 @@ export async function createNode(opts: NodeOptions): Promise<CimNode> {
         await app?.stopAccepting(config.deliveryTimeoutMs + 1_000)
         await broker?.close()
         await app?.close()
+        // Last: nothing emits any more. Hands what is pending to the event log (with a memory log,
+        // delivers it), for at most a few seconds.
+        await nodeEvents.close()
         if (ownsAdapters) await adapters.close()
       })()
       return closing

@@ -11,6 +11,9 @@ import type { Idempotency } from './idempotency/index.ts'
 import type { MqttBackendFactory } from './mqtt/index.ts'
 import type { Revocations } from './revocations/index.ts'
 import type { RateCounter } from './ratelimit/index.ts'
+import type { EventLog, EventStreamWriter } from './events/index.ts'
+import { MemoryEventLog } from './events/memory.ts'
+import { RedisEventLog, RedisEventStream } from './events/redis.ts'
 import { MemoryRateCounter } from './ratelimit/memory.ts'
 import { RedisRateCounter } from './ratelimit/redis.ts'
 import { MemoryAccounts } from './accounts/memory.ts'
@@ -23,7 +26,7 @@ import { memoryMqttBackend } from './mqtt/memory.ts'
 import { MemoryRevocations } from './revocations/memory.ts'
 import type { AdapterSettings } from '../config.ts'
 import { codedError } from '../errors.ts'
-import { openRedis, quit, DEFAULT_PREFIX } from './redis.ts'
+import { openRedis, quit, warnDurability, DEFAULT_PREFIX, type DurabilityLog } from './redis.ts'
 import { RedisAccounts } from './accounts/redis.ts'
 import { RedisPresence } from './presence/redis.ts'
 import { RedisBus } from './bus/redis.ts'
@@ -32,6 +35,7 @@ import { RedisIdempotency } from './idempotency/redis.ts'
 import { redisMqttBackend } from './mqtt/redis.ts'
 import { RedisRevocations } from './revocations/redis.ts'
 import { ZooKeeperDiscovery } from './discovery/zookeeper.ts'
+import { redisProbe, zooKeeperProbe, type BackendProbe } from './health.ts'
 
 export interface Adapters {
   accounts: Accounts
@@ -46,6 +50,12 @@ export interface Adapters {
   revocations: Revocations
   /** The route's REST rate-limit counters (route/plugins/ratelimit.ts): shared by route nodes over Redis. */
   rateCounter: RateCounter
+  /** The webhook's pending events (events/webhook.ts): bounded in memory, durable and shared in Redis. */
+  eventLog: EventLog
+  /** Appends to the Redis stream of the `eventStream` setting; only with Redis. */
+  eventStream?: EventStreamWriter
+  /** The configured backends /ready checks (adapters/health.ts); none with memory adapters. */
+  probes?: readonly BackendProbe[]
   /** Closes every adapter (connections to Redis / ZooKeeper). */
   close(): Promise<void>
 }
@@ -58,6 +68,8 @@ export interface AdapterOptions {
   inboxMaxBytesPerUser?: number
   /** Stored bytes over all users. */
   inboxMaxTotalBytes?: number
+  /** Undelivered webhook events a memory event log holds (the `webhookQueueMax` setting). */
+  eventLogMax?: number
 }
 
 function inboxLimitsOf(opts: AdapterOptions): Partial<InboxLimits> {
@@ -74,6 +86,7 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
   const idempotency = new MemoryIdempotency()
   const revocations = new MemoryRevocations()
   const rateCounter = new MemoryRateCounter()
+  const eventLog = new MemoryEventLog(opts.eventLogMax)
   // One in-process mq and persistence shared by every aedes instance of this process, so several
   // brokers built in one process (tests) see each other's retained messages and publishes.
   // aedes closes its mq when it closes; the shared one must outlive any single broker, so each
@@ -88,10 +101,10 @@ export function createMemoryAdapters(opts: AdapterOptions = {}): Adapters {
     },
   })
   return {
-    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter,
+    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter, eventLog,
     mqtt: () => ({ mq: sharedMq, persistence: backend.persistence, retained: backend.retained }),
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close(), eventLog.close()])
       await new Promise<void>((resolve) => mq.close(() => resolve()))
     },
   }
@@ -106,6 +119,8 @@ export interface ClusterAdapterOptions extends AdapterOptions {
   zkConnectTimeoutMs?: number
   /** Connection errors that the adapters retry by themselves (for logging). Default: ignored. */
   onError?: (err: Error) => void
+  /** Where the start-up check of Redis persistence warns (warnDurability, adapters/redis.ts). Default: not checked. */
+  logger?: DurabilityLog
 }
 
 type OptionalSettings = 'zkSessionTimeoutMs' | 'inboxMaxBytesPerUser' | 'inboxMaxTotalBytes'
@@ -126,19 +141,23 @@ export async function createAdapters(
     inboxMaxPerUser: opts.inboxMaxPerUser ?? config.inboxMaxPerUser,
     inboxMaxBytesPerUser: opts.inboxMaxBytesPerUser ?? config.inboxMaxBytesPerUser,
     inboxMaxTotalBytes: opts.inboxMaxTotalBytes ?? config.inboxMaxTotalBytes,
+    eventLogMax: opts.eventLogMax,
   }
   if (!config.redisUrl && !config.zookeeper) return createMemoryAdapters(limits)
   const memory = createMemoryAdapters(limits)
 
   let discovery: Discovery = memory.discovery
+  const probes: BackendProbe[] = []
   if (config.zookeeper) {
     // Fails with CIM_BACKEND_UNAVAILABLE itself.
-    discovery = await ZooKeeperDiscovery.create({
+    const zk = await ZooKeeperDiscovery.create({
       connectString: config.zookeeper, root: config.zkRoot, onError: opts.onError,
       sessionTimeoutMs: opts.zkSessionTimeoutMs ?? config.zkSessionTimeoutMs, connectTimeoutMs: opts.zkConnectTimeoutMs,
     })
+    discovery = zk
+    probes.push(zooKeeperProbe(zk))
   }
-  if (!config.redisUrl) return { ...memory, discovery, close: async () => { await Promise.all([memory.close(), discovery.close()]) } }
+  if (!config.redisUrl) return { ...memory, discovery, probes, close: async () => { await Promise.all([memory.close(), discovery.close()]) } }
 
   // One command connection shared by accounts, presence, inbox and bus publishes; the bus adds
   // its subscriber connection and each aedes instance its own mq and persistence connections.
@@ -152,6 +171,7 @@ export async function createAdapters(
     await discovery.close()
     throw codedError('BackendUnavailable', `Redis ${config.redisUrl}: ${(err as Error).message}`)
   }
+  void warnDurability(client, opts.logger) // once per node; never delays the start
   const shared = { redis: client, prefix: opts.redisPrefix ?? DEFAULT_PREFIX, onError: opts.onError }
   const accounts = new RedisAccounts(shared)
   const presence = new RedisPresence(shared)
@@ -160,12 +180,15 @@ export async function createAdapters(
   const idempotency = new RedisIdempotency(shared)
   const revocations = new RedisRevocations(shared)
   const rateCounter = new RedisRateCounter(shared)
+  const eventLog = new RedisEventLog(shared)
+  const eventStream = new RedisEventStream(shared)
   const mqtt = redisMqttBackend({ redis: config.redisUrl, prefix: shared.prefix, onError: opts.onError })
+  probes.unshift(redisProbe(client))
   return {
-    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter,
-    mqtt: mqtt.factory,
+    accounts, presence, discovery, bus, inbox, idempotency, revocations, rateCounter, eventLog, eventStream,
+    mqtt: mqtt.factory, probes,
     async close() {
-      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close(), mqtt.close()])
+      await Promise.all([accounts.close(), presence.close(), discovery.close(), bus.close(), inbox.close(), idempotency.close(), revocations.close(), rateCounter.close(), eventLog.close(), eventStream.close(), mqtt.close()])
       await quit(client)
     },
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { ReplyError, type Redis } from 'ioredis'
-import { openRedis, quit, redisFailure } from './redis.ts'
+import { openRedis, quit, redisFailure, warnDurability, type DurabilityLog } from './redis.ts'
 import { RedisAccounts } from './accounts/redis.ts'
 import { RedisPresence } from './presence/redis.ts'
 import { RedisInbox } from './inbox/redis.ts'
@@ -106,5 +106,51 @@ describe('redisFailure', () => {
   it('codes replies that say Redis cannot serve now, and connection failures', () => {
     expect(() => redisFailure(new ReplyError('LOADING Redis is loading the dataset in memory'))).toThrow(expect.objectContaining(UNAVAILABLE))
     expect(() => redisFailure(new Error('Connection is closed.'))).toThrow(expect.objectContaining(UNAVAILABLE))
+  })
+})
+
+describe('warnDurability (README "Durable data")', () => {
+  let redis: RedisServer
+  beforeAll(async () => { redis = await startRedis() })
+  afterAll(async () => { await redis?.stop() })
+
+  function recorder(): DurabilityLog & { warns: string[]; debugs: string[] } {
+    const warns: string[] = []
+    const debugs: string[] = []
+    return { warns, debugs, warn: (_o, msg) => { warns.push(msg) }, debug: (_o, msg) => { debugs.push(msg) } }
+  }
+
+  it('warns once when neither AOF nor RDB is on, and says nothing when either is', async () => {
+    const client = openRedis(redis.url)
+    try {
+      const log = recorder()
+      await warnDurability(client, log) // the test server runs with --save '' --appendonly no
+      expect(log.warns).toHaveLength(1)
+      expect(log.warns[0]).toMatch(/NO PERSISTENCE.*appendonly yes/)
+      for (const [key, on, off] of [['appendonly', 'yes', 'no'], ['save', '3600 1', '']]) {
+        await client.config('SET', key, on)
+        const quiet = recorder()
+        await warnDurability(client, quiet)
+        expect(quiet.warns, key).toEqual([])
+        await client.config('SET', key, off)
+      }
+    } finally {
+      await quit(client)
+    }
+  })
+
+  it('a server that refuses CONFIG (managed Redis) gets one debug line, no warning', async () => {
+    const admin = openRedis(redis.url)
+    await admin.call('ACL', 'SETUSER', 'managed', 'on', 'nopass', '~*', '&*', '+@all', '-config')
+    const client = openRedis(`redis://managed@127.0.0.1:${redis.port}`)
+    try {
+      const log = recorder()
+      await warnDurability(client, log)
+      expect(log.warns).toEqual([])
+      expect(log.debugs).toHaveLength(1)
+    } finally {
+      await quit(client)
+      await quit(admin)
+    }
   })
 })

@@ -41,8 +41,17 @@ export interface Connection {
  */
 export const SUBSCRIBER_OPTIONS: RedisOptions = { enableReadyCheck: false }
 
+/**
+ * The longest wait between reconnect attempts (ioredis' default grows to 2 s). Brokers re-write
+ * their presence as soon as Redis answers again (adapters/presence, `onReconnect`), and the README's
+ * heal target ("Durable data") counts from then: a reconnect must not lag the restart by seconds.
+ * An attempt against a Redis that is down costs one refused connect.
+ */
+const RECONNECT_MAX_MS = 500
+const reconnectDelay = (attempt: number) => Math.min(attempt * 50, RECONNECT_MAX_MS)
+
 export function openRedis(url: string, onError: (err: Error) => void = () => {}, options: RedisOptions = {}): Redis {
-  const client = new Redis(url, options)
+  const client = new Redis(url, { retryStrategy: reconnectDelay, ...options })
   client.on('error', onError)
   return client
 }
@@ -103,3 +112,29 @@ export const LUA_NOW_MS = `local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 `
+
+/** Where warnDurability reports: a pino logger will do. */
+export interface DurabilityLog {
+  warn(obj: object, msg: string): void
+  debug(obj: object, msg: string): void
+}
+
+/**
+ * Warns once, loudly, when the Redis server keeps nothing across a restart: neither AOF
+ * (`appendonly yes`) nor RDB snapshots (`save` non-empty). Accounts, the qos 1 inbox, idempotency
+ * records and MQTT sessions would then vanish with a restart (README "Durable data"). A server
+ * that refuses CONFIG (managed Redis usually does) gets one debug line: we cannot tell. Never throws.
+ */
+export async function warnDurability(client: Redis, log: DurabilityLog | undefined): Promise<void> {
+  if (!log) return
+  try {
+    // Two calls: CONFIG GET with several parameters needs Redis 7.
+    const [, appendonly] = await client.config('GET', 'appendonly') as string[]
+    const [, save] = await client.config('GET', 'save') as string[]
+    if (appendonly === 'yes' || (save ?? '').trim() !== '') return
+    log.warn({ appendonly, save }, 'REDIS HAS NO PERSISTENCE (appendonly no, save ""): a Redis restart loses every account, '
+      + 'the qos 1 inbox, idempotency records and MQTT sessions; turn on AOF (appendonly yes, appendfsync everysec), see README "Durable data"')
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'Redis refused CONFIG GET; its persistence settings are not checked')
+  }
+}

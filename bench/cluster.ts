@@ -49,6 +49,8 @@ export async function startRig(rig: Rig, shape: { brokers?: number; routes?: num
 }
 
 export async function stopRig(rig: Rig): Promise<void> {
+  // Profiles (CLUSTER_CPU_PROF_DIR, test/support/cluster-process.ts) are written on SIGTERM only.
+  if (process.env.CLUSTER_CPU_PROF_DIR) await Promise.all([...rig.cluster?.routes ?? [], ...rig.cluster?.brokers ?? []].map((p) => p.stop()))
   await rig.cluster?.close()
   await Promise.all([rig.redis?.stop(), rig.zk?.stop()])
 }

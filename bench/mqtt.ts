@@ -13,20 +13,21 @@ const TARGET_RATIO = 0.95
 const TOPIC = 'bench/fanout'
 const PAYLOAD_BYTES = 64
 
-interface Rig {
+export interface Rig {
   name: string
   server: Proc
   subs: Fleets
   pub: Proc
 }
 
-async function setup(kind: 'ours' | 'bare-aedes', n: number): Promise<Rig> {
+/** `start`: settings for our server (bench/servers/ours.ts), e.g. a webhookUrl. */
+export async function setup(kind: 'ours' | 'bare-aedes', n: number, start: Record<string, unknown> = {}): Promise<Rig> {
   const [server, subs, pub] = await Promise.all([
     spawn(kind, `servers/${kind}.ts`), Fleets.start(`${kind}-sub`, 'lib/mqtt-fleet.ts', 2), spawn(`${kind}-pub`, 'lib/mqtt-fleet.ts'),
   ])
   const rig = { name: kind === 'ours' ? 'CIM Relay MQTT node' : 'bare aedes 1.2', server, subs, pub }
   try {
-    const info = await server.call<{ mqttPort: number }>('start')
+    const info = await server.call<{ mqttPort: number }>('start', start)
     const url = `mqtt://127.0.0.1:${info.mqttPort}`
     const per = Math.ceil(n / subs.procs.length)
     await subs.callEach('subscribe', (i) => ({ url, n: Math.min(per, n - i * per), topic: TOPIC, idPrefix: `sub-${i}-` }))
@@ -43,12 +44,12 @@ async function setup(kind: 'ours' | 'bare-aedes', n: number): Promise<Rig> {
   }
 }
 
-function teardown(r: Rig | undefined): Promise<void> {
+export function teardown(r: Rig | undefined): Promise<void> {
   return r ? stopAll([r.pub, r.subs, r.server]) : Promise.resolve()
 }
 
 /** Sums several runs: total deliveries over total seconds. */
-function combine(runs: PipelineResult[]): PipelineResult {
+export function combine(runs: PipelineResult[]): PipelineResult {
   const sum = (f: (r: PipelineResult) => number) => runs.reduce((a, r) => a + f(r), 0)
   const seconds = sum((r) => r.seconds)
   const deliveries = sum((r) => r.deliveries)

@@ -24,7 +24,9 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
   qos: { title: 'qos 1 vs qos 0 REST push to online users', load: async () => (await import('./qos.ts')).qos },
   login: { title: 'logins/s through route + broker, with and without login tokens, and through the cluster', load: async () => (await import('./login.ts')).login },
   batch: { title: 'batch REST push: 100 and 1,000 users per request', load: async () => (await import('./batch.ts')).batch },
+  events: { title: 'events: uplink events/s from 1,000 MQTT devices to a webhook receiver; MQTT fan-out with vs without a webhook', load: async () => (await import('./events.ts')).events },
   storm: { title: 'reconnect storm: 10,000 SDK clients move to broker B when A is killed', load: async () => (await import('./storm.ts')).storm },
+  heal: { title: 'heal: 10,000 CIM clients on 2 brokers reachable again after Redis restarts empty', load: async () => (await import('./heal.ts')).heal },
 }
 
 async function main(): Promise<number> {

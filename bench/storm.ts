@@ -114,8 +114,6 @@ export const storm: Scenario = async ({ quick }) => {
     ] satisfies Verdict[]
   } finally {
     await stopAll([...sdk, others, paced])
-    // Profiles (CLUSTER_CPU_PROF_DIR, test/support/cluster-process.ts) are written on SIGTERM only.
-    if (process.env.CLUSTER_CPU_PROF_DIR) await Promise.all([...rig.cluster?.routes ?? [], ...rig.cluster?.brokers ?? []].map((p) => p.stop()))
     await stopRig(rig)
   }
 }

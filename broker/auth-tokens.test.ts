@@ -18,7 +18,7 @@ async function setup(compat = false, tokenSecret = SECRET) {
   return { auth, tokens, revocations, alice, bob }
 }
 
-const codeOf = (d: UserAuthDecision) => (d === true ? true : typeof d === 'string' ? 'CIM_UNAUTHORIZED' : d.code)
+const codeOf = (d: UserAuthDecision) => (d === true ? true : typeof d === 'string' ? 'CIM_UNAUTHORIZED' : 'code' in d ? d.code : d)
 
 describe('defaultAuth.authenticateUser with a token key', () => {
   it('needs the user\'s own valid token', async () => {
@@ -35,6 +35,12 @@ describe('defaultAuth.authenticateUser with a token key', () => {
     // A valid token does not make a wrong userName right.
     const token = (await tokens.mint('user', String(alice.userId))).token
     expect(codeOf(await auth.authenticateUser({ userId: alice.userId, userName: 'mallory', token }))).toBe('CIM_UNAUTHORIZED')
+  })
+
+  it('a valid token for an account that vanished (Redis lost it) is refused with CIM_USER_NOT_FOUND', async () => {
+    const { auth, tokens } = await setup()
+    const token = (await tokens.mint('user', '4242')).token
+    expect(codeOf(await auth.authenticateUser({ userId: 4242, userName: 'gone', token }))).toBe('CIM_USER_NOT_FOUND')
   })
 
   it('refuses a revoked token with CIM_TOKEN_REVOKED', async () => {

@@ -25,11 +25,22 @@ export interface DeviceLogin {
 /** `true` to accept, or a reason string to refuse (logged, and sent to proto=2 clients). */
 export type AuthDecision = true | string
 
-/** A refusal with its catalogue code (e.g. `codedError('TokenExpired', ...)`), sent as the LOGIN_REPLY code. */
-export interface AuthRefusal { code: string; message: string }
+/**
+ * A refusal with its catalogue code (e.g. `codedError('TokenExpired', ...)`), sent as the LOGIN_REPLY
+ * code. `connack`: the CONNACK return code an MQTT client gets, when not the one its code implies
+ * (broker/mqtt/auth.ts; the auth webhook sends 5 for a denial, 3 when it did not decide).
+ */
+export interface AuthRefusal { code: string; message: string; connack?: number }
+
+/** A user let in under the user name the auth webhook gave (docs/security.md, Auth webhook). */
+export interface UserGrant { userName: string }
 
 /** A user login may also be refused with a code; a plain string still means CIM_UNAUTHORIZED. */
-export type UserAuthDecision = AuthDecision | AuthRefusal
+export type UserAuthDecision = AuthDecision | AuthRefusal | UserGrant
+
+export function isUserGrant(d: unknown): d is UserGrant {
+  return typeof d === 'object' && d !== null && 'userName' in d && !('code' in d)
+}
 
 /**
  * A device may be let in with a role (DeviceGrant, from its token) or refused with a code; `true`
@@ -92,7 +103,9 @@ export function defaultAuth(opts: DefaultAuthOptions & { devicePushTopic: string
         if (checked !== true) return checked
       }
       const account = await opts.accounts.get(userId)
-      if (!account) return `unknown userId ${userId}`
+      // Its own code, not CIM_UNAUTHORIZED: an account lost with a Redis that kept no data must
+      // read as "register again", not as a bad password (README "Durable data").
+      if (!account) return codedError('UserNotFound', userId)
       if (account.userName !== userName) return `userId ${userId} is not registered as ${userName}`
       return true
     },

@@ -1,15 +1,23 @@
 /**
- * The broker's HTTP port (upstream's `httpPort`): GET /health for load balancers and orchestrators,
- * GET /metrics in the Prometheus text format. Each broker has its own prom-client Registry (not
- * the global one), so several brokers in one process never collide. Metrics are read from plain
- * counters at scrape time: nothing on the delivery path touches the metrics library.
+ * The broker's HTTP port (upstream's `httpPort`), README "Operations":
+ * - GET /health: liveness, 200 while the process answers (`status: 'draining'` while it shuts down,
+ *   still 200: an orchestrator must not restart a draining broker);
+ * - GET /ready: readiness, 503 while draining or while a configured Redis / ZooKeeper does not
+ *   answer, the body naming what is not ready (adapters/health.ts);
+ * - GET /metrics in the Prometheus text format.
+ * Each broker has its own prom-client Registry (not the global one), so several brokers in one
+ * process never collide. Metrics are read from plain counters at scrape time: nothing on the
+ * delivery path touches the metrics library.
  */
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { CimStats } from './cim/server.ts'
 import type { MqttStats } from './types.ts'
-import { codedError } from '../errors.ts'
+import { catalogue, codedError } from '../errors.ts'
 import { catalogueClientErrors, errorJson } from '../http-errors.ts'
+import { readiness, type BackendProbe } from '../adapters/health.ts'
+import type { Events } from '../events/index.ts'
+import { registerEventMetrics, registerProcessMetrics } from '../metrics.ts'
 
 export interface BrokerHttpSource {
   id: () => string
@@ -20,6 +28,14 @@ export interface BrokerHttpSource {
   mqttSubscriptions: () => number
   stats: CimStats
   mqttStats: MqttStats
+  /** Retained MQTT topics and bytes (the backend's tally). Default: not reported. */
+  retained?: () => Promise<{ count: number; bytes: number }>
+  /** The broker's events: its sinks' counters. Default: not reported. */
+  events?: Events
+  /** The configured backends /ready checks (adapters.probes). Default: none. */
+  probes?: readonly BackendProbe[]
+  /** prom-client's default process metrics. Default true. */
+  processMetrics?: boolean
 }
 
 export function createBrokerMetrics(src: BrokerHttpSource): Registry {
@@ -55,6 +71,34 @@ export function createBrokerMetrics(src: BrokerHttpSource): Registry {
   byQos('mqtt_messages_received_total', 'PUBLISH packets received from MQTT clients, by QoS', src.mqttStats.messagesIn)
   byQos('mqtt_messages_sent_total', 'PUBLISH packets sent to MQTT subscribers, by the QoS sent at', src.mqttStats.messagesOut)
   new Counter({
+    name: 'cim_slow_consumer_disconnects_total',
+    help: 'Connections dropped because the client did not read (CIM_SLOW_CONSUMER), by protocol',
+    labelNames: ['protocol'],
+    registers: [register],
+    collect() {
+      this.reset()
+      this.inc({ protocol: 'cim' }, src.stats.closes.get(catalogue.SlowConsumer.code) ?? 0)
+      this.inc({ protocol: 'mqtt' }, src.mqttStats.slowConsumers)
+    },
+  })
+  if (src.retained) {
+    const tally = src.retained
+    let last = { count: 0, bytes: 0 }
+    let reading: Promise<void> | undefined
+    // Both gauges' collect() run in one scrape: one read serves them; a failed read keeps the last values.
+    const read = () => (reading ??= tally().then((t) => { last = t }, () => {}).finally(() => { reading = undefined }))
+    new Gauge({
+      name: 'mqtt_retained_messages', help: 'Retained MQTT topics (cluster-wide with Redis)', registers: [register],
+      async collect() { await read(); this.set(last.count) },
+    })
+    new Gauge({
+      name: 'mqtt_retained_bytes', help: 'Payload bytes of the retained MQTT messages (cluster-wide with Redis)', registers: [register],
+      async collect() { await read(); this.set(last.bytes) },
+    })
+  }
+  if (src.events) registerEventMetrics(register, src.events)
+  if (src.processMetrics ?? true) registerProcessMetrics(register)
+  new Counter({
     name: 'cim_disconnects_total',
     help: 'CIM sessions ended, by catalogue code (CIM_CLIENT_CLOSED: the client hung up)',
     labelNames: ['code'],
@@ -80,14 +124,19 @@ export class BrokerHttp {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
           .end(errorJson(codedError('MethodNotAllowed', req.method, path)))
       } else if (path === '/health') {
-        // 503 while draining, so a load balancer stops sending traffic before the sockets close.
-        const draining = this.src.draining()
+        // Liveness only: 200 while draining too (/ready says 503 then, so a load balancer stops
+        // sending traffic before the sockets close).
         const body = JSON.stringify({
-          status: draining ? 'draining' : 'ok',
+          status: this.src.draining() ? 'draining' : 'ok',
           brokerId: this.src.id(),
           connections: this.src.cimConnections() + this.src.mqttConnections(),
         })
-        res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' }).end(body)
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body)
+      } else if (path === '/ready') {
+        readiness(this.src.probes ?? [], this.src.draining()).then((answer) => {
+          res.writeHead(answer.ready ? 200 : 503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ ...answer, brokerId: this.src.id() }))
+        })
       } else if (path === '/metrics') {
         this.registry.metrics().then(
           (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),

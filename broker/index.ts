@@ -17,6 +17,9 @@ import { newMqttStats, type Broker, type BrokerDeps, type BrokerPorts, type Mqtt
 import type { AuthHooks } from './auth.ts'
 import { createTokenService } from '../security/tokens.ts'
 import { MqttAcl } from '../security/mqtt-acl.ts'
+import { AuthWebhook, withAuthWebhook } from '../security/auth-webhook.ts'
+import { Events } from '../events/index.ts'
+import { FeedRelay } from '../events/feed.ts'
 
 export type { Broker, BrokerDeps, BrokerPorts } from './types.ts'
 
@@ -29,13 +32,20 @@ export function createBroker(deps: BrokerDeps): Broker {
   const tokens = deps.tokens ?? createTokenService(config, adapters.revocations)
   // The MQTT topic rules, operator rules (mqttAcl) checked now: a bad rule fails the start.
   const mqttAcl = new MqttAcl(config)
-  const auth: AuthHooks = {
+  const hooked: AuthHooks = {
     ...defaultAuth({
       accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic,
       tokens, compat: config.compat,
     }),
     ...deps.auth,
   }
+  // The backend's say comes after the token/default checks (or the operator's hooks): both must
+  // allow (docs/security.md, Auth webhook). A URL that is not http(s) fails the start.
+  const auth = config.authWebhookUrl
+    ? withAuthWebhook(hooked, new AuthWebhook({ settings: config, brokerId: () => id, logger: logger.child({ component: 'auth-webhook' }) }))
+    : hooked
+  // No sink given: emit() is one check and nothing is built (README "Events to your backend").
+  const events = deps.events ?? new Events(config.brokerId || 'broker')
   const uplink: UplinkRelay = deps.uplink ?? ((m) => {
     logger.info({ deviceId: m.deviceId, topic: m.topic, qos: m.qos, bytes: m.payload.length }, 'device uplink')
   })
@@ -48,8 +58,9 @@ export function createBroker(deps: BrokerDeps): Broker {
   let listening: Promise<BrokerPorts> | undefined
   let closing: Promise<void> | undefined
   let tls: TlsWatcher | undefined
+  let feedRelay: FeedRelay | undefined
 
-  const cim = new CimServer({ config, adapters, auth, logger: logger.child({ component: 'cim' }) })
+  const cim = new CimServer({ config, adapters, auth, events, logger: logger.child({ component: 'cim' }) })
   const delivery = new Delivery({ bus: adapters.bus, cim, mqtt: () => mqtt, logger })
   const connections = () => cim.sessions.size + (mqtt?.connectedCount() ?? 0)
   const registration = new BrokerRegistration({
@@ -57,8 +68,8 @@ export function createBroker(deps: BrokerDeps): Broker {
     presence: adapters.presence,
     logger,
     presenceTtlMs: config.presenceTtlMs,
-    userIds: () => cim.localUserIds(),
-    deviceIds: () => mqtt?.deviceIds() ?? [],
+    userEntries: () => cim.localUserEntries(),
+    deviceEntries: () => mqtt?.deviceEntries() ?? [],
     connections,
   })
   const http = new BrokerHttp({
@@ -70,6 +81,9 @@ export function createBroker(deps: BrokerDeps): Broker {
     mqttSubscriptions: () => mqtt?.subscriptionCount() ?? 0,
     stats: cim.stats,
     mqttStats,
+    retained: () => mqtt?.retainedTally() ?? Promise.resolve({ count: 0, bytes: 0 }),
+    events,
+    probes: adapters.probes,
   })
 
   async function start(): Promise<BrokerPorts> {
@@ -86,10 +100,12 @@ export function createBroker(deps: BrokerDeps): Broker {
     cim.brokerId = id
     await registration.clearPreviousRun(id)
     cim.releaseLogins()
-    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats, tls, acl: mqttAcl })
+    mqtt = createMqttNode({ config, adapters, logger: logger.child({ brokerId: id }), brokerId: id, auth, uplink, stats: mqttStats, tls, acl: mqttAcl, events })
     const { mqttPort, wsPort, mqttsPort, wssPort } = await mqtt.listen()
     const tlsPorts = tls ? { cimTlsPort, mqttsPort, wssPort } : {}
     await delivery.start(id)
+    // The admin console's live feed across processes, relayed only while a route watches (events/feed.ts).
+    feedRelay = await FeedRelay.start(adapters.bus, events)
     // Kicks a replaced login held by another broker (repeatLogin = kick-old).
     const client = new BrokerClient(adapters.bus, adapters.discovery, config.deliveryTimeoutMs, `broker:${id}:client`)
     await client.start()
@@ -116,6 +132,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     await cim.close()
     await mqtt?.close()
     await delivery.stop()
+    await feedRelay?.close()
     await brokerClient?.close()
     await http.close()
     tls?.close()

@@ -20,7 +20,7 @@ describe('BrokerRegistration', () => {
     let conns = 2
     reg = new BrokerRegistration({
       discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
-      userIds: () => ['7'], deviceIds: () => ['dev'], connections: () => conns,
+      userEntries: () => [{ id: '7', brokerId: 'b1', connId: 'c', since: 0 }], deviceEntries: () => [{ id: 'dev', brokerId: 'b1', connId: 'd', since: 0 }], connections: () => conns,
     })
     await presence.users.claim({ id: '7', brokerId: 'b1', connId: 'c', since: 0 }, { replace: false, ttlMs: 30_000 })
     await presence.devices.claim({ id: 'dev', brokerId: 'b1', connId: 'd', since: 0 }, { replace: false, ttlMs: 30_000 })
@@ -45,7 +45,7 @@ describe('BrokerRegistration', () => {
   it('clears the users and devices a previous run of the same broker id left, and nothing of other brokers', async () => {
     reg = new BrokerRegistration({
       discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
-      userIds: () => [], deviceIds: () => [], connections: () => 0,
+      userEntries: () => [], deviceEntries: () => [], connections: () => 0,
     })
     await presence.users.claim({ id: '70', brokerId: 'b3', connId: 'old', since: 0 }, { replace: false, ttlMs: 30_000 })
     await presence.devices.claim({ id: 'dev70', brokerId: 'b3', connId: 'old-d', since: 0 }, { replace: false, ttlMs: 30_000 })
@@ -56,10 +56,33 @@ describe('BrokerRegistration', () => {
     expect(await presence.users.get('71')).toBeDefined()
   })
 
+  it('writes back the entries the store lost at once when the store reconnects, never another broker\'s', async () => {
+    // A store that lost everything and says so (as Redis' presence does on a reconnect).
+    const reconnects = new Set<() => void>()
+    const lossy = Object.assign(new MemoryPresence(() => now), {
+      onReconnect: (l: () => void) => { reconnects.add(l); return () => { reconnects.delete(l) } },
+    })
+    const held = [{ id: '30', name: 'u30', brokerId: 'b5', connId: 'c30', since: 5 }, { id: '31', name: 'u31', brokerId: 'b5', connId: 'c31', since: 6 }]
+    reg = new BrokerRegistration({
+      discovery, presence: lossy, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
+      userEntries: () => held, deviceEntries: () => [{ id: 'dev30', brokerId: 'b5', connId: 'd30', since: 7 }], connections: () => 3,
+    })
+    await reg.register({ ...info, id: 'b5' })
+    // User 31 logged in on another broker meanwhile: that newer claim stays.
+    await lossy.users.claim({ id: '31', brokerId: 'b6', connId: 'x31', since: 8 }, { replace: false, ttlMs: 30_000 })
+    for (const l of reconnects) l()
+    await reg.heartbeat() // the beat the reconnect started
+    expect(await lossy.users.get('30')).toEqual(held[0])
+    expect(await lossy.users.get('31')).toMatchObject({ brokerId: 'b6' })
+    expect(await lossy.devices.get('dev30')).toMatchObject({ brokerId: 'b5', connId: 'd30' })
+    await reg.deregister()
+    expect(reconnects.size).toBe(0)
+  })
+
   it('logs a failed heartbeat instead of throwing', async () => {
     reg = new BrokerRegistration({
       discovery, presence, logger: pino({ level: 'silent' }), presenceTtlMs: 30_000,
-      userIds: () => { throw new Error('boom') }, deviceIds: () => [], connections: () => 0,
+      userEntries: () => { throw new Error('boom') }, deviceEntries: () => [], connections: () => 0,
     })
     await reg.register({ ...info, id: 'b2' })
     await expect(reg.heartbeat()).resolves.toBeUndefined()

@@ -4,10 +4,14 @@
  * presenceTtlMs/3 the heartbeat extends the presence TTLs of the users and devices connected here
  * (so a crashed broker's entries expire instead of blocking later logins) and updates the
  * connection count routes balance on.
+ *
+ * The broker is the source of truth for what is connected to it: the heartbeat writes back any of
+ * its entries the store lost, and when the store's connection comes back (Redis restarted, maybe
+ * empty) it does so at once instead of at the next beat (README "Durable data").
  */
 import type { Logger } from 'pino'
 import type { BrokerInfo, Discovery, Registration } from '../adapters/discovery/index.ts'
-import type { Presence } from '../adapters/presence/index.ts'
+import type { Presence, PresenceEntry } from '../adapters/presence/index.ts'
 
 export interface RegistrationOptions {
   discovery: Discovery
@@ -15,8 +19,10 @@ export interface RegistrationOptions {
   logger: Logger
   /** Presence TTL; the heartbeat runs at a third of it. */
   presenceTtlMs: number
-  userIds: () => string[]
-  deviceIds: () => string[]
+  /** The presence entries of the users logged in here, as claimed at their logins. */
+  userEntries: () => PresenceEntry[]
+  /** The presence entries of the MQTT clients connected here. */
+  deviceEntries: () => PresenceEntry[]
   connections: () => number
 }
 
@@ -25,6 +31,9 @@ export class BrokerRegistration {
   private timer: NodeJS.Timeout | undefined
   private info: BrokerInfo | undefined
   private beating: Promise<void> | undefined
+  /** The store reconnected during a beat: one more beat follows it, with what is held now. */
+  private healAgain = false
+  private stopHealing: (() => void) | undefined
 
   constructor(private readonly opts: RegistrationOptions) {}
 
@@ -33,6 +42,10 @@ export class BrokerRegistration {
     this.registration = await this.opts.discovery.register(info)
     const every = Math.max(10, Math.floor(this.opts.presenceTtlMs / 3))
     this.timer = setInterval(() => { void this.heartbeat() }, every).unref()
+    this.stopHealing = this.opts.presence.onReconnect(() => {
+      this.healAgain = true
+      void this.heartbeat()
+    })
   }
 
   /**
@@ -52,22 +65,31 @@ export class BrokerRegistration {
   /** One heartbeat (also callable directly, e.g. by tests). Never throws; failures are logged. */
   heartbeat(): Promise<void> {
     if (this.beating) return this.beating
-    this.beating = this.beat().finally(() => { this.beating = undefined })
+    this.beating = (async () => {
+      do {
+        this.healAgain = false
+        await this.beat()
+      } while (this.healAgain && this.registration)
+    })().finally(() => { this.beating = undefined })
     return this.beating
   }
 
   private async beat(): Promise<void> {
-    const { presence, presenceTtlMs: ttl } = this.opts
+    const { presence, presenceTtlMs: ttl, logger } = this.opts
     const id = this.info?.id
     if (!id || !this.registration) return
     try {
-      await Promise.all([
-        presence.users.refresh(id, this.opts.userIds(), ttl),
-        presence.devices.refresh(id, this.opts.deviceIds(), ttl),
+      const started = Date.now()
+      const [users, devices] = await Promise.all([
+        presence.users.refresh(id, this.opts.userEntries(), ttl),
+        presence.devices.refresh(id, this.opts.deviceEntries(), ttl),
         this.registration.update({ connections: this.opts.connections() }),
       ])
+      if (users + devices > 0) {
+        logger.info({ brokerId: id, users, devices, ms: Date.now() - started }, 'presence entries the store had lost were written again')
+      }
     } catch (err) {
-      this.opts.logger.warn({ err }, 'broker heartbeat failed')
+      logger.warn({ err }, 'broker heartbeat failed')
     }
   }
 
@@ -75,6 +97,8 @@ export class BrokerRegistration {
   async deregister(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    this.stopHealing?.()
+    this.stopHealing = undefined
     const r = this.registration
     this.registration = undefined
     if (!r) return

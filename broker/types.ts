@@ -2,10 +2,12 @@
 import type { Logger } from 'pino'
 import type { BrokerSettings } from '../config.ts'
 import type { Adapters } from '../adapters/index.ts'
+import type { PresenceEntry } from '../adapters/presence/index.ts'
 import type { AuthHooks } from './auth.ts'
 import type { TokenService } from '../security/tokens.ts'
 import type { TlsWatcher } from '../security/tls.ts'
 import type { MqttAcl } from '../security/mqtt-acl.ts'
+import type { Events } from '../events/index.ts'
 
 /** A device publish under the uplink prefix, handed to the relay. */
 export interface UplinkMessage {
@@ -30,6 +32,8 @@ export interface BrokerDeps {
   uplink?: UplinkRelay
   /** Login token checks (security/tokens.ts). Default: built from the settings and adapters.revocations. */
   tokens?: TokenService
+  /** Where the broker's events go (README "Events to your backend"). Default: none (emit is one check). */
+  events?: Events
 }
 
 export interface BrokerPorts {
@@ -71,6 +75,8 @@ export interface MqttNodeDeps {
   tls?: TlsWatcher
   /** The MQTT topic rules (security/mqtt-acl.ts). Default: built from the settings (mqttAcl). */
   acl?: MqttAcl
+  /** device.uplink / device.connected / device.disconnected go here. Default: none. */
+  events?: Events
 }
 
 /**
@@ -87,10 +93,12 @@ export interface MqttStats {
   /** Subscriptions granted (SUBSCRIBE topics, server-side subscriptions included) and removed by UNSUBSCRIBE. */
   subscribes: number
   unsubscribes: number
+  /** Clients dropped for not reading (more than mqttMaxQueuedBytes waiting: CIM_SLOW_CONSUMER). */
+  slowConsumers: number
 }
 
 export function newMqttStats(): MqttStats {
-  return { connects: 0, disconnects: 0, messagesIn: [0, 0, 0], messagesOut: [0, 0, 0], subscribes: 0, unsubscribes: 0 }
+  return { connects: 0, disconnects: 0, messagesIn: [0, 0, 0], messagesOut: [0, 0, 0], subscribes: 0, unsubscribes: 0, slowConsumers: 0 }
 }
 
 export interface MqttPublish {
@@ -111,8 +119,12 @@ export interface MqttNode {
   publish(msg: MqttPublish): Promise<void>
   /** Connected client count on this node. */
   connectedCount(): number
-  /** Client ids connected here (for presence heartbeats). */
+  /** Retained topics and their payload bytes (the backend's tally: cluster-wide with Redis); zeroes before listen(). */
+  retainedTally(): Promise<{ count: number; bytes: number }>
+  /** Client ids connected here. */
   deviceIds(): string[]
+  /** The presence entries of the clients connected here (the presence heartbeat writes back any the store lost). */
+  deviceEntries(): PresenceEntry[]
   /**
    * Closes the client `clientId` if it is connected here (its tokens were revoked); the code and
    * reason are logged. False when it is not here.

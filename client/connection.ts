@@ -97,9 +97,13 @@ export class CimConnection {
     })
   }
 
-  /** Cumulative ACK: everything up to `seq` arrived (docs/protocol.md, Acks and replay: ACK = 11, requestId = seq). */
-  ack(seq: number): void {
-    this.write({ cmd: BaseCommand.ACK, requestId: seq })
+  /**
+   * Cumulative ACK: everything up to `seq` arrived (docs/protocol.md, Acks and replay: ACK = 11,
+   * requestId = seq), in stream `epoch` when the server named one (the broker ignores an ACK of
+   * an epoch that is no longer the stream's).
+   */
+  ack(seq: number, epoch?: string): void {
+    this.write(epoch === undefined ? { cmd: BaseCommand.ACK, requestId: seq } : { cmd: BaseCommand.ACK, requestId: seq, properties: { epoch } })
   }
 
   /** Closes without reporting it through onClose. */

@@ -138,3 +138,26 @@ describe('messagesOf', () => {
     expect(ms.map((m) => [m.text, m.offline, m.sendUserName])).toEqual([['one', true, 'bob'], ['two', true, 'bob']])
   })
 })
+
+describe('SeqWindow epochs (the server lost the seq counter and began again at 1)', () => {
+  it('adopts the first epoch, and on another one starts again at the floor, handing back what it held', () => {
+    const w = new SeqWindow<string>()
+    expect(w.enterEpoch('e1', 0)).toEqual([])
+    w.advanceTo(0)
+    for (let seq = 1; seq <= 57; seq++) w.accept(seq, `old ${seq}`)
+    w.accept(59, 'old 59') // held behind a gap that the lost stream will never fill
+    expect(w.ackSeq).toBe(57)
+    expect(w.enterEpoch('e1')).toEqual([]) // the same epoch: nothing changes
+    expect(w.ackSeq).toBe(57)
+    // A push of the new stream: the old ack point no longer applies; seq 1 is new, not a duplicate.
+    expect(w.enterEpoch('e2')).toEqual(['old 59'])
+    expect(w.epoch).toBe('e2')
+    expect(w.ackSeq).toBe(0)
+    expect(w.accept(1, 'new 1')).toEqual({ ready: ['new 1'], duplicate: false })
+    expect(w.ackSeq).toBe(1)
+    // A LOGIN_REPLY of yet another stream names its floor.
+    w.enterEpoch('e3', 4)
+    expect(w.ackSeq).toBe(4)
+    expect(w.accept(5, 'e3 5')).toEqual({ ready: ['e3 5'], duplicate: false })
+  })
+})

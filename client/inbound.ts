@@ -55,9 +55,14 @@ export class RecentIds {
  *   every seq strictly between it and the item's own was acked or expired.
  * - Held items are bounded: past `maxHeld` the highest one is dropped. That is safe because it was
  *   never acked, so the broker sends it again.
+ * - Seqs count within a stream `epoch` (LOGIN_REPLY and stored pushes carry it). Another epoch than
+ *   the window's means the server lost the user's seq counter and began again at 1 (`enterEpoch`):
+ *   the old ack point no longer applies, and keeping it would drop the new stream's first seqs as
+ *   duplicates. Only msgIds then tell a repeat (the caller's RecentIds).
  */
 export class SeqWindow<T> {
   private base: number | undefined
+  private streamEpoch: string | undefined
   private readonly held = new Map<number, T>()
 
   /** @param maxHeld items held behind a gap at most. Default 4096. */
@@ -68,6 +73,27 @@ export class SeqWindow<T> {
   /** Highest seq received with no gap before it (the ACK's requestId); undefined before any. */
   get ackSeq(): number | undefined {
     return this.base
+  }
+
+  /** The stream epoch the ack point counts in; undefined until a server names one. */
+  get epoch(): string | undefined {
+    return this.streamEpoch
+  }
+
+  /**
+   * A LOGIN_REPLY or stored push named the stream `epoch`. The first epoch seen is adopted as it is
+   * (the window may hold seqs from a server that named none). Another one than the window's starts
+   * the window again at `floor` (the LOGIN_REPLY's `ackedSeq`; for a push 0, as every new stream
+   * begins at seq 1) and returns what was held, in seq order: the old stream is over, no gap in
+   * it will fill, and those items were never delivered.
+   */
+  enterEpoch(epoch: string, floor = 0): T[] {
+    const previous = this.streamEpoch
+    this.streamEpoch = epoch
+    if (previous === undefined || previous === epoch) return []
+    const out = this.releaseBelow(Infinity)
+    this.base = floor
+    return out
   }
 
   /** Items waiting for a gap to fill. */

@@ -266,6 +266,9 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     // reconnecting one that holds more than the server knows re-acks it (the last ACK was lost).
     const floor = intProperty(reply.ackedSeq)
     if (floor !== undefined) {
+      // A new stream epoch (the server lost our seq counter): the window starts again at its floor,
+      // so a re-ack below can only name seqs of this stream.
+      if (reply.epoch) this.release(this.window.enterEpoch(reply.epoch, floor))
       this.release(this.window.advanceTo(floor))
       if ((this.window.ackSeq ?? 0) > floor) this.requestAck()
     }
@@ -302,6 +305,9 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     }
     // Stored (at least once): always ack, a redelivery too, so the broker can drop what we have.
     this.requestAck()
+    // Its seq counts in this stream epoch; a new one starts the window again (inbound.ts SeqWindow).
+    const epoch = f.properties.epoch
+    if (epoch) this.release(this.window.enterEpoch(epoch))
     const { ready, duplicate } = this.window.accept(seq, { msgId, msgs }, intProperty(f.properties.prevSeq))
     if (duplicate) this.dropped++
     this.release(ready)
@@ -325,7 +331,7 @@ export class CimClient extends EventEmitter<CimClientEvents> {
     queueMicrotask(() => {
       this.ackDue = false
       const seq = this.window.ackSeq
-      if (seq !== undefined && seq > 0) this.conn?.ack(seq)
+      if (seq !== undefined && seq > 0) this.conn?.ack(seq, this.window.epoch)
     })
   }
 

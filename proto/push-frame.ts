@@ -6,9 +6,10 @@
 /**
  * Properties the broker sets on the frames it writes. Whatever a caller put under these names is
  * removed from every frame (broker/cim/frames.ts sharedProperties), so a client can trust them.
- * `qos` ("1") marks an at-least-once delivery: a client trusts `seq` only on a frame with it.
+ * `qos` ("1") marks an at-least-once delivery: a client trusts `seq` only on a frame with it;
+ * `epoch` names the stream the `seq` belongs to (a client resets its ack window on a new one).
  */
-export const BROKER_PROPERTIES: ReadonlySet<string> = new Set(['receiveUserId', 'msgId', 'ts', 'seq', 'prevSeq', 'qos'])
+export const BROKER_PROPERTIES: ReadonlySet<string> = new Set(['receiveUserId', 'msgId', 'ts', 'seq', 'prevSeq', 'qos', 'epoch'])
 
 /**
  * Property names a push may not set (400 CIM_RESERVED_PROPERTY): the broker's, plus the sender
@@ -43,11 +44,13 @@ function entry(keyBytes: number, valueBytes: number): number {
 const MAX_DECIMAL = 16
 /** msgIds are UUIDs (the route's randomUUID). */
 const MSG_ID_BYTES = 36
+/** The longest stream epoch (adapters/inbox newEpoch: 9 base-36 digits of ms, until the year 5188, plus 4 random). */
+export const EPOCH_MAX_BYTES = 13
 
 /**
  * The most the broker adds to a push's text and properties on any frame it writes: `cmd`, the
  * recipient's `responseId` (an int64 varint: at most 10 bytes) and `receiveUserId`, and, for
- * proto=2 clients, `msgId`, `ts`, `seq`, `prevSeq` and the `qos` marker.
+ * proto=2 clients, `msgId`, `ts`, `seq`, `prevSeq`, the `qos` marker and the stream's `epoch`.
  */
 export const BROKER_OVERHEAD_BYTES = 2 + (1 + 10)
   + entry('receiveUserId'.length, MAX_DECIMAL)
@@ -56,6 +59,7 @@ export const BROKER_OVERHEAD_BYTES = 2 + (1 + 10)
   + entry('seq'.length, MAX_DECIMAL)
   + entry('prevSeq'.length, MAX_DECIMAL)
   + entry('qos'.length, 1)
+  + entry('epoch'.length, EPOCH_MAX_BYTES)
 
 /**
  * The largest frame body (what a client compares with its maximum frame size) the broker can

@@ -19,13 +19,16 @@ import { validatorCompiler } from './plugins/validation.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import brokersPlugin from './plugins/brokers.ts'
 import metricsPlugin, { RouteMetrics } from './plugins/metrics.ts'
+import healthPlugin from './plugins/health.ts'
 import push from './v1/push/index.ts'
 import users from './v1/users/index.ts'
 import devices from './v1/devices/index.ts'
 import nodes from './v1/nodes/index.ts'
 import stats from './v1/stats/index.ts'
 import compat from './compat/index.ts'
+import adminConsole from './admin/index.ts'
 import { loadTls, tlsPathsOf, watchTls } from '../security/tls.ts'
+import { Events } from '../events/index.ts'
 
 const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]']
 
@@ -37,6 +40,8 @@ export interface AppDeps {
   logger?: Logger | boolean
   /** Broker selection. Default: createBalancer(config.strategy). */
   balancer?: Balancer
+  /** Where the route's events go (README "Events to your backend"). Default: none (emit is one check). */
+  events?: Events
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -70,8 +75,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onClose', async () => tls.close())
   }
 
-  const metrics = new RouteMetrics()
-  const ctx: RouteContext = { config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy), metrics }
+  const metrics = new RouteMetrics({ inbox: adapters.inbox, events: deps.events })
+  const ctx: RouteContext = {
+    config, adapters, balancer: deps.balancer ?? createBalancer(config.strategy), metrics, events: deps.events ?? new Events('route'),
+  }
   await app.register(errorsPlugin)
   // Before everything else: a node shutting down refuses writes first (node.ts close).
   await app.register(drainingPlugin)
@@ -83,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(brokersPlugin, { adapters, deliveryTimeoutMs: config.deliveryTimeoutMs })
   // After brokers (it times their bus requests), before the routes (its hook must cover them).
   await app.register(metricsPlugin, { metrics })
+  await app.register(healthPlugin, { probes: adapters.probes ?? [] })
   await app.register(async (v1) => {
     await v1.register(users, ctx)
     await v1.register(push, ctx)
@@ -92,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }, { prefix: '/v1' })
   // Upstream's trust model (no keys, token-less logins): only when chosen (docs/security.md, "Compat").
   if (config.compat) await app.register(compat, ctx)
+  await app.register(adminConsole, ctx) // the admin console, /admin (README "Operations")
   // Callers get a plain FastifyInstance; the TypeBox typing matters only inside the route plugins.
   return app as unknown as FastifyInstance
 }

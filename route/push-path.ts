@@ -9,7 +9,7 @@ import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
 import { livePresence } from '../adapters/presence/live.ts'
-import { storedBytesOf } from '../adapters/inbox/index.ts'
+import { storedBytesOf, type InboxMessage } from '../adapters/inbox/index.ts'
 import { pushBodyBound } from '../proto/push-frame.ts'
 
 export type UserStatus = 'delivered' | 'queued' | 'offline' | 'rejected'
@@ -19,6 +19,9 @@ export interface UserResult {
   status: UserStatus
   /** Catalogue code saying why a target was rejected. */
   code?: string
+  /** A stored (qos 1) message: its id and this user's seq, as its push.acked receipt will name them. */
+  msgId?: string
+  seq?: number
 }
 
 export interface TextMessage {
@@ -62,30 +65,41 @@ export interface Delivered {
   queued: Set<number>
 }
 
+/** Where a stored message landed in each user's stream: its seq, and the epoch that seq counts in. */
+export interface StoredSeqs {
+  seqs: Record<string, number>
+  epochs: Record<string, string>
+}
+
 /**
  * Sends one push request per broker, in parallel (ONE bus message per broker, however many users;
- * `seqs` carries each user's seq of a stored message).
+ * `stored` carries each user's seq and epoch of a stored message).
  */
-export async function deliver(brokers: BrokerClient, groups: Map<string, number[]>, msg: TextMessage, seqs?: Record<string, number>, ts?: number): Promise<Delivered> {
+export async function deliver(brokers: BrokerClient, groups: Map<string, number[]>, msg: TextMessage, stored?: StoredSeqs, ts?: number): Promise<Delivered> {
   const out: Delivered = { delivered: new Set(), queued: new Set() }
   // One broker (every single-user push, most small batches): no Promise.all around one request.
   if (groups.size === 1) {
     const [[brokerId, userIds]] = groups
-    await deliverTo(brokers, brokerId, userIds, msg, seqs, ts, out)
+    await deliverTo(brokers, brokerId, userIds, msg, stored, ts, out)
   } else {
-    await Promise.all(Array.from(groups, ([brokerId, userIds]) => deliverTo(brokers, brokerId, userIds, msg, seqs, ts, out)))
+    await Promise.all(Array.from(groups, ([brokerId, userIds]) => deliverTo(brokers, brokerId, userIds, msg, stored, ts, out)))
   }
   return out
 }
 
 /** One broker's push request; its answers land in `out` (only for users it was asked about). */
-async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: number[], msg: TextMessage, seqs: Record<string, number> | undefined, ts: number | undefined, out: Delivered): Promise<void> {
+async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: number[], msg: TextMessage, stored: StoredSeqs | undefined, ts: number | undefined, out: Delivered): Promise<void> {
   let groupSeqs: Record<string, number> | undefined
-  if (seqs) {
+  let groupEpochs: Record<string, string> | undefined
+  if (stored) {
     groupSeqs = {}
-    for (const id of userIds) groupSeqs[id] = seqs[id]
+    groupEpochs = {}
+    for (const id of userIds) {
+      groupSeqs[id] = stored.seqs[id]
+      groupEpochs[id] = stored.epochs[id]
+    }
   }
-  const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, ts })
+  const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, epochs: groupEpochs, ts })
   if (userIds.length === 1) {
     // The common single-user push: no Set of the asked ids.
     const id = userIds[0]
@@ -99,11 +113,11 @@ async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: numbe
 }
 
 /**
- * Stores a qos 1 message for one user and returns its seq, or the rejection (inbox full). Stored
+ * Stores a qos 1 message for one user and returns its seq and epoch, or the rejection (inbox full). Stored
  * BEFORE any delivery attempt: whatever happens next (broker crash, lost bus message, route
  * crash), the message is replayed at the next login or redelivered after the ack timeout.
  */
-export async function store(ctx: RouteContext, userId: number, msg: TextMessage, ts: number, ttlSeconds?: number): Promise<number | UserResult> {
+export async function store(ctx: RouteContext, userId: number, msg: TextMessage, ts: number, ttlSeconds?: number): Promise<Pick<InboxMessage, 'seq' | 'epoch'> | UserResult> {
   try {
     const stored = await ctx.adapters.inbox.append(userId, {
       msgId: msg.msgId,
@@ -113,7 +127,7 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
       ts,
       ttlMs: (ttlSeconds ?? ctx.config.inboxTtlSeconds) * 1000,
     })
-    return stored.seq
+    return stored
   } catch (err) {
     const code = (err as { code?: string }).code
     // A full inbox (per user) or a full store (all users) refuses this user and evicts nothing.
@@ -125,6 +139,7 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
 /** Runs `fn` over `items` with at most `limit` calls in flight (a 10,000-user push stays gentle on Redis). */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   if (items.length === 0) return
+  if (items.length === 1) return fn(items[0]) // a single-user push: no workers
   let next = 0
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++])
@@ -153,16 +168,20 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     })
   }
   const ts = Date.now()
-  let seqs: Record<string, number> | undefined
+  let stored: StoredSeqs | undefined
   if (push.qos === 1) {
-    const s: Record<string, number> = {}
+    const s: StoredSeqs = { seqs: {}, epochs: {} }
     await mapLimit(results.size ? userIds.filter((id) => !results.has(id)) : userIds, 64, async (userId) => {
       const r = await store(ctx, userId, push, ts, push.ttlSeconds)
-      if (typeof r === 'number') s[userId] = r
-      else results.set(userId, r)
+      if ('status' in r) results.set(userId, r)
+      else {
+        s.seqs[userId] = r.seq
+        s.epochs[userId] = r.epoch
+      }
     })
-    seqs = s
+    stored = s
   }
+  const seqs = stored?.seqs
   const targets: number[] = []
   const targetEntries: Array<PresenceEntry | undefined> = []
   for (let i = 0; i < userIds.length; i++) {
@@ -170,7 +189,7 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     targets.push(userIds[i])
     targetEntries.push(entries[i])
   }
-  const { delivered, queued } = await deliver(brokers, groupByBroker(targetEntries), push, seqs, ts)
+  const { delivered, queued } = await deliver(brokers, groupByBroker(targetEntries), push, stored, ts)
   let missed = delivered.size + queued.size === targets.length ? [] : targets.filter((id) => !delivered.has(id) && !queued.has(id))
   if (missed.length > 0) {
     // A user may have reconnected elsewhere between our presence read and the broker's answer:
@@ -179,7 +198,7 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     const again = await online.getMany(missed.map(String))
     const moved = again.map((e, i) => (e && e.connId !== before.get(missed[i])?.connId ? e : undefined))
     if (moved.some(Boolean)) {
-      const second = await deliver(brokers, groupByBroker(moved), push, seqs, ts)
+      const second = await deliver(brokers, groupByBroker(moved), push, stored, ts)
       for (const id of second.delivered) delivered.add(id)
       for (const id of second.queued) queued.add(id)
       missed = missed.filter((id) => !delivered.has(id) && !queued.has(id))
@@ -190,7 +209,14 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
   for (const userId of missed) results.set(userId, { userId, status: notNow })
   for (const userId of queued) results.set(userId, { userId, status: notNow })
   const out: UserResult[] = new Array(userIds.length)
-  for (let i = 0; i < userIds.length; i++) out[i] = results.get(userIds[i]) ?? { userId: userIds[i], status: 'delivered' }
+  for (let i = 0; i < userIds.length; i++) {
+    const id = userIds[i]
+    const r = results.get(id)
+    const seq = seqs?.[id]
+    // A stored message names itself, so a backend can match the app's receipt (push.acked) to it.
+    if (seq !== undefined) out[i] = { userId: id, status: r?.status ?? 'delivered', msgId: push.msgId, seq }
+    else out[i] = r ?? { userId: id, status: 'delivered' }
+  }
   return ctx.metrics.countUserResults(out)
 }
 

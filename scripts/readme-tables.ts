@@ -7,7 +7,7 @@ const when: Record<string, string> = {
   CIM_CLIENT_CLOSED: 'The client closed the connection (never sent: the reason a session ended, in `cim_disconnects_total`)',
   CIM_LOGIN_TIMEOUT: 'No login answer from … within … ms (client SDK only: the broker did not answer the login in time)',
   CIM_RESERVED_PROPERTY: 'A push\'s `properties` set a name the route or the broker owns: `sendUserId`, `sendUserName`, `receiveUserId`, `msgId`, `ts`, `seq`, `prevSeq`, `qos` (the message names it)',
-  CIM_PAYLOAD_TOO_LARGE: 'Payload too large: a body over the route\'s body limit, or a push whose encoded CIM frame (text, properties and up to 183 bytes the broker adds) could exceed `--max-frame-bytes`',
+  CIM_PAYLOAD_TOO_LARGE: 'Payload too large: a body over the route\'s body limit, or a push whose encoded CIM frame (text, properties and up to 207 bytes the broker adds) could exceed `--max-frame-bytes`',
   CIM_METHOD_NOT_ALLOWED: 'Method … not allowed on … (the path exists with other methods, listed in `allow`; route and broker HTTP port)',
   CIM_HEADERS_TOO_LARGE: 'Request headers or URL over Node\'s maximum header size (16 KiB by default; route and broker HTTP port)',
 }

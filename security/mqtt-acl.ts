@@ -68,8 +68,9 @@ export function parseMqttAclRules(raw: readonly unknown[]): MqttAclRule[] {
   })
 }
 
-interface RuleTemplate { allow: boolean; index: number; topic: string; shared?: FilterLevels }
-interface ClientRule { allow: boolean; index: number; levels: FilterLevels }
+interface RuleTemplate { allow: boolean; label: string; topic: string; shared?: FilterLevels }
+/** `label` names the rule in a refusal: `mqttAcl rule 2`, `auth webhook acl rule 1`. */
+interface ClientRule { allow: boolean; label: string; levels: FilterLevels }
 
 /** The reserved namespaces, computed once from the settings. */
 interface Plan {
@@ -101,18 +102,26 @@ export class MqttAcl {
       uplinkLevelled: settings.uplinkPrefix.endsWith('/'),
     }
     parseMqttAclRules(settings.mqttAcl).forEach((rule, index) => {
-      const t: RuleTemplate = { allow: rule.permission === 'allow', index, topic: rule.topic }
+      const t: RuleTemplate = { allow: rule.permission === 'allow', label: `mqttAcl rule ${index + 1}`, topic: rule.topic }
       if (!rule.topic.includes(CLIENT_ID)) t.shared = compileFilter(rule.topic)
       ;(rule.action === 'publish' ? this.publishRules : this.subscribeRules).push(t)
     })
   }
 
-  /** The client's view, computed once per connection (at CONNECT). */
-  forClient(clientId: string, role: MqttRole = 'device'): ClientAcl {
+  /**
+   * The client's view, computed once per connection (at CONNECT). `clientRules` are this client's
+   * own (an auth webhook's `acl`, already checked with parseMqttAclRules): checked in order before
+   * the operator rules, which are checked before the built-in ones (docs/security.md, Auth webhook).
+   */
+  forClient(clientId: string, role: MqttRole = 'device', clientRules: readonly MqttAclRule[] = []): ClientAcl {
     const resolve = (rules: RuleTemplate[]): ClientRule[] => rules.map((r) => ({
-      allow: r.allow, index: r.index, levels: r.shared ?? compileFilter(r.topic.split(CLIENT_ID).join(clientId)),
+      allow: r.allow, label: r.label, levels: r.shared ?? compileFilter(r.topic.split(CLIENT_ID).join(clientId)),
     }))
-    return new ClientAcl(this.plan, clientId, role, resolve(this.publishRules), resolve(this.subscribeRules))
+    const own = (action: MqttAclRule['action']): ClientRule[] => clientRules.flatMap((r, i) => r.action !== action ? [] : [{
+      allow: r.permission === 'allow', label: `auth webhook acl rule ${i + 1}`, levels: compileFilter(r.topic.split(CLIENT_ID).join(clientId)),
+    }])
+    return new ClientAcl(this.plan, clientId, role,
+      [...own('publish'), ...resolve(this.publishRules)], [...own('subscribe'), ...resolve(this.subscribeRules)])
   }
 }
 
@@ -155,7 +164,7 @@ export class ClientAcl {
     const p = this.plan
     if (filter === p.broadcast || filter === this.ownPush) return true
     const levels = compileFilter(filter)
-    for (const r of this.subscribeRules) if (filterCovers(r.levels, levels)) return r.allow || `denied by mqttAcl rule ${r.index + 1}`
+    for (const r of this.subscribeRules) if (filterCovers(r.levels, levels)) return r.allow || `denied by ${r.label}`
     if (this.reads) return true
     if (levels[0] === SYS_LEVEL) return '$SYS topics are for monitor clients'
     if (p.pushRoot !== '' ? filter.startsWith(p.pushRoot) : !/[+#]/.test(filter) && this.inPushNamespace(filter)) {
@@ -170,7 +179,7 @@ export class ClientAcl {
 
   /** PUBLISH: `$SYS/` is checked by the caller first (aedes' own rule, for every client). */
   mayPublish(topic: string): AclDecision {
-    for (const r of this.publishRules) if (topicMatches(r.levels, topic)) return r.allow || `denied by mqttAcl rule ${r.index + 1}`
+    for (const r of this.publishRules) if (topicMatches(r.levels, topic)) return r.allow || `denied by ${r.label}`
     if (this.role === 'backend') return true
     const p = this.plan
     if (topic === p.broadcast || this.inPushNamespace(topic)) return `topic ${topic} is reserved for server pushes`

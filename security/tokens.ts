@@ -98,6 +98,9 @@ function refusal(err: unknown): Error {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
+/** Verified tokens remembered per process (each entry: the token string and its payload, ~0.5 KB). */
+const VERIFIED_CACHE_SIZE = 10_000
+
 /** Reads the key files once, at start: a missing or unsupported key fails the start, not a login. */
 export function createTokenService(settings: TokenSettings, revocations: Revocations): TokenService {
   const { verifyBy, sign } = loadKeys(settings)
@@ -124,14 +127,34 @@ export function createTokenService(settings: TokenSettings, revocations: Revocat
     return { token, expiresAt }
   }
 
-  async function verify(token: string, kind: TokenKind): Promise<TokenClaims> {
-    if (algorithms.length === 0) throw codedError('NotConfigured', 'no token key (--token-secret or --token-public-key)')
+  /**
+   * Tokens whose signature checked out, with their payload, until they expire: a login checks its
+   * token at the route and again at the broker, and a reconnecting client presents the same one,
+   * so each distinct token pays the signature check (~100 µs for HS256 through WebCrypto) once.
+   * Expiry, kind, subject and revocation are still checked on every call. Bounded: oldest first.
+   */
+  const verified = new Map<string, JWTPayload>()
+
+  async function checkedPayload(token: string): Promise<JWTPayload> {
+    const hit = verified.get(token)
+    if (hit !== undefined) {
+      if ((hit.exp as number) > nowSeconds()) return hit
+      verified.delete(token)
+    }
     let payload: JWTPayload
     try {
       ;({ payload } = await jwtVerify(token, keyFor, { algorithms, requiredClaims: ['exp', 'sub'] }))
     } catch (err) {
       throw refusal(err)
     }
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string)
+    verified.set(token, payload)
+    return payload
+  }
+
+  async function verify(token: string, kind: TokenKind): Promise<TokenClaims> {
+    if (algorithms.length === 0) throw codedError('NotConfigured', 'no token key (--token-secret or --token-public-key)')
+    const payload = await checkedPayload(token)
     if (payload.kind !== kind) throw codedError('Unauthorized', `not a ${kind} token`)
     const sub = payload.sub
     if (typeof sub !== 'string' || sub.length === 0) throw codedError('Unauthorized', 'sub must be a non-empty string')

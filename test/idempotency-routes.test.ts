@@ -38,7 +38,8 @@ describe('idempotencyKey on Redis, across route nodes', () => {
     const url = `/v1/push/users/${userId}`
     const answers = await Promise.all(Array.from({ length: 6 }, (_, i) =>
       (i % 2 ? r2 : r1).app.inject({ method: 'POST', url, payload: body })))
-    for (const a of answers) expect(a.json()).toEqual({ results: [{ userId, status: 'queued' }] })
+    for (const a of answers) expect(a.json()).toEqual(answers[0].json())
+    expect(answers[0].json()).toMatchObject({ results: [{ userId, status: 'queued', seq: 1 }] })
     expect(answers.filter((a) => a.headers['idempotent-replayed'] !== 'true')).toHaveLength(1)
     expect((await r2.adapters.inbox.list(userId)).map((m) => m.text)).toEqual(['pay day'])
 

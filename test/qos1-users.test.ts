@@ -48,10 +48,12 @@ describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', 
     const id = await user(n, 'ack')
     const p = await login(n, id, 'ack', true)
     expect(p.frames.find(isLoginReply)!.properties.ackedSeq).toBe('0')
-    expect(await push(n, id, { message: 'a', qos: 1 })).toEqual({ userId: id, status: 'delivered' })
-    expect(await push(n, id, { message: 'b', qos: 1 })).toEqual({ userId: id, status: 'delivered' })
+    const answers = [await push(n, id, { message: 'a', qos: 1 }), await push(n, id, { message: 'b', qos: 1 })]
+    // A stored push names its msgId and seq, as the app's receipt (push.acked) will.
+    expect(answers).toEqual([1, 2].map((seq) => ({ userId: id, status: 'delivered', msgId: expect.any(String), seq })))
     await eventually(() => p.messages().length === 2)
     const inbox = await n.adapters.inbox.list(id)
+    expect(answers.map((a) => a.msgId)).toEqual(inbox.map((m) => m.msgId))
     expect(p.messages().map((f) => f.properties)).toEqual(inbox.map((m) => expect.objectContaining({
       msgId: m.msgId, seq: String(m.seq), ts: String(m.ts), receiveUserId: String(id), sendUserName: 'system',
     })))
@@ -121,7 +123,7 @@ describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', 
     const p = await login(n, id, 'upstream', false)
     expect((await p.next((f) => f.cmd === BaseCommand.OFFLINE)).batchResMsg).toEqual(['a', 'b'])
     await eventually(async () => (await stored(n, id)).length === 0)
-    expect(await push(n, id, { message: 'c', qos: 1 })).toEqual({ userId: id, status: 'delivered' })
+    expect(await push(n, id, { message: 'c', qos: 1 })).toEqual({ userId: id, status: 'delivered', msgId: expect.any(String), seq: 3 })
     const live = await p.next((f) => f.resMsg === 'c')
     // Exactly upstream's properties: nothing an upstream client does not know.
     expect(live.properties).toEqual({ sendUserId: '0', sendUserName: 'system', receiveUserId: String(id) })
@@ -134,10 +136,16 @@ describe.each(['memory', 'redis'] as StoreKind[])('qos 1 pushes to users (%s)', 
   })
 
   it('upstream clients: a seq written before an earlier one keeps the earlier one stored until written', async () => {
-    const n = await start({ ackTimeoutMs: 300 })
+    // Long enough that the check below comes before the redelivery even on a loaded machine.
+    const n = await start({ ackTimeoutMs: 1_500 })
     const id = await user(n, 'gap')
     const p = await login(n, id, 'gap', false)
-    // Seq 1 is stored but its push never arrives (its route died); seq 2 is pushed live.
+    // The login's inbox replay must be over first: it would find the message stored below and
+    // rightly deliver it with the rest. A stored push that arrived and was acked shows it is.
+    await push(n, id, { message: 'first', qos: 1 })
+    await p.next((f) => f.resMsg === 'first')
+    await eventually(async () => (await stored(n, id)).length === 0)
+    // The next seq is stored but its push never arrives (its route died); the one after is pushed live.
     await n.adapters.inbox.append(id, { msgId: 'lost', text: 'lost', properties: { sendUserId: '0', sendUserName: 'system' }, ts: Date.now(), ttlMs: 60_000 })
     expect(await push(n, id, { message: 'after', qos: 1 })).toMatchObject({ status: 'delivered' })
     await p.next((f) => f.resMsg === 'after')

@@ -48,7 +48,7 @@ describe('item 3: ttlSeconds and the Redis inbox scripts', () => {
     try {
       await expect(direct.append(7, { msgId: 'm', text: 't', properties: {}, ts: Date.now(), ttlMs: 1e18 })).rejects.toThrow(/CIM_INVALID_ARGUMENT/)
       expect(await direct.list(7)).toEqual([])
-      expect(await direct.floor(7)).toBe(0)
+      expect((await direct.floor(7)).seq).toBe(0)
       expect((await direct.stats()).stored).toBe(0)
     } finally {
       await direct.close()

@@ -53,7 +53,7 @@ function bodyOf(answer: string): { statusCode: number; code: string; message: st
 
 describe('item 1: broker-owned properties', () => {
   it('refuses every reserved name with 400 CIM_RESERVED_PROPERTY naming it, on both user push endpoints', async () => {
-    expect([...RESERVED_PROPERTIES].sort()).toEqual(['msgId', 'prevSeq', 'qos', 'receiveUserId', 'sendUserId', 'sendUserName', 'seq', 'ts'])
+    expect([...RESERVED_PROPERTIES].sort()).toEqual(['epoch', 'msgId', 'prevSeq', 'qos', 'receiveUserId', 'sendUserId', 'sendUserName', 'seq', 'ts'])
     const id = await user('ri-reserved')
     for (const name of RESERVED_PROPERTIES) {
       for (const [url, body] of [[`/v1/push/users/${id}`, {}], ['/v1/push/users', { userIds: [id] }]] as const) {

@@ -27,8 +27,12 @@ export interface ZkClient extends EventEmitter {
   getData(path: string, cb: Cb<Buffer | undefined>): void
   getChildren(path: string, watcher: ZkWatcher, cb: Cb<string[]>): void
   exists(path: string, cb: Cb<ZkStat | null>): void
-  /** Internal: `state` is 1 while connecting and -2 once closed; `socket` is the current socket. */
-  connectionManager?: { state: number; socket?: Socket }
+  /**
+   * Internal: `state` is 1 while connecting, 2 connected, 0 disconnected, -2 once closed (it emits
+   * 'state' on each change); `socket` is the current socket; `zxid` the last zxid seen, sent in
+   * every ConnectRequest.
+   */
+  connectionManager?: EventEmitter & { state: number; socket?: Socket; zxid?: Buffer }
 }
 
 export interface ZkClientOptions {
@@ -95,4 +99,39 @@ export function guardHandshake(client: ZkClient, timeoutMs: number, onStuck: () 
   }, Math.max(50, Math.min(500, timeoutMs / 4)))
   timer.unref()
   return () => clearInterval(timer)
+}
+
+const CM_DISCONNECTED = 0
+const CM_CONNECTED = 2
+/** Longer than a server restarted WITH its data takes to serve after it opens its port. */
+const REFUSED_FOR_MS = 1_000
+
+/**
+ * A ZooKeeper server that lost its data (restarted empty) refuses a client that has seen a newer
+ * zxid than its own: it reads the ConnectRequest and closes the socket without an answer ("client
+ * must try another server"), and never says the session expired. node-zookeeper-client retries
+ * with the same zxid forever, so the client's registrations would never come back. Once every
+ * handshake for `afterMs` has ended that way (TCP up, the request written, nothing read), this
+ * forgets the last zxid seen: the next ConnectRequest is accepted, and the server answers that the
+ * session expired (or, when it does know the session, resumes it). A server still starting also
+ * closes handshakes unanswered; `afterMs` lets that pass first. Returns a function that stops it.
+ */
+export function forgetZxidWhenRefused(client: ZkClient, onForget: (afterMs: number) => void = () => {}, afterMs = REFUSED_FOR_MS): () => void {
+  const cm = client.connectionManager
+  if (!cm?.zxid) return () => {}
+  let refusedSince = 0
+  const onState = (state: number) => {
+    if (state === CM_CONNECTED) { refusedSince = 0; return }
+    const socket = cm.socket
+    if (state !== CM_DISCONNECTED || !socket || socket.bytesWritten === 0 || socket.bytesRead > 0) return
+    const now = Date.now()
+    if (refusedSince === 0) refusedSince = now
+    else if (now - refusedSince >= afterMs) {
+      refusedSince = 0
+      cm.zxid!.fill(0)
+      onForget(afterMs)
+    }
+  }
+  cm.on('state', onState)
+  return () => { cm.off('state', onState) }
 }

@@ -123,6 +123,29 @@ describe('ZooKeeper discovery', () => {
     expect(b.brokers().map((x) => x.id)).toEqual(['n1', 'n2'])
   })
 
+  it('survives a ZooKeeper restarted EMPTY: new sessions, the root and every registration with its data come back', async () => {
+    const root = freshRoot()
+    const errors: string[] = []
+    const a = await ZooKeeperDiscovery.create({ connectString: server.connectString, root, sessionTimeoutMs: 10_000, onError: (e) => errors.push(e.message) })
+    opened.push(a)
+    const b = await open(root, 10_000)
+    await a.register(info('n1', 11211))
+    await eventually(() => b.brokers().length === 1, 5_000)
+    const before = a.session().id
+    // The server refuses the clients' zxid (newer than its own) instead of saying the session
+    // expired; the handles get past that by themselves, well before any session timeout.
+    await server.restartEmpty(500)
+    expect(b.brokers().map((x) => x.id)).toEqual(['n1']) // the cache served meanwhile
+    const fresh = await open(root)
+    await eventually(() => fresh.brokers().length === 1, 8_000)
+    expect(fresh.brokers()[0]).toEqual(info('n1', 11211))
+    expect(a.session().id.equals(before)).toBe(false)
+    expect(errors.some((m) => m.includes('refused every handshake'))).toBe(true)
+    // Watches work again: a new registration reaches the old reader.
+    await a.register(info('n2', 11212))
+    await eventually(() => b.brokers().length === 2, 8_000)
+  })
+
   it('drops a connection whose handshake gets no answer and connects again', async () => {
     // ZooKeeper 3.8.0 can leave a connection made while it starts open and silent; the client
     // library would wait for its answer forever. Here the first connection is held silent.

@@ -6,13 +6,14 @@
  * Readers watch the root's children and each child's data and keep a cached list: `brokers()`
  * never blocks, and keeps answering from the cache while ZooKeeper is unreachable. Failed reads
  * and writes are retried with exponential backoff. When the session expires, a new client and
- * session are made and this handle's registrations are created again. The only ZooKeeper failures
+ * session are made and this handle's registrations are created again, the root first; a server
+ * restarted without its data gets there too (forgetZxidWhenRefused). The only ZooKeeper failures
  * that reach a caller (no connection at `create()`, a call still failing when the handle closes)
  * are the catalogued CIM_BACKEND_UNAVAILABLE, never the client library's errors.
  */
 import type { BrokerInfo, Discovery, Registration } from './index.ts'
 import { codedError, isCatalogued } from '../../errors.ts'
-import { call, closeClient, guardHandshake, zk, zkCode, type ZkClient, type ZkEvent, type ZkStat, type ZkState, type ZkWatcher } from './zk-client.ts'
+import { call, closeClient, forgetZxidWhenRefused, guardHandshake, zk, zkCode, type ZkClient, type ZkEvent, type ZkStat, type ZkState, type ZkWatcher } from './zk-client.ts'
 
 export interface ZooKeeperDiscoveryOptions {
   /** `host:port[,host:port...]`. */
@@ -75,6 +76,7 @@ export class ZooKeeperDiscovery implements Discovery {
   /** Pending backoff waits, ended by close(). */
   private readonly waits = new Map<NodeJS.Timeout, () => void>()
   private stopGuard: (() => void) | undefined
+  private stopZxidWatch: (() => void) | undefined
   private syncing = false
   private syncAgain = false
   private closed = false
@@ -111,6 +113,11 @@ export class ZooKeeperDiscovery implements Discovery {
     return d
   }
 
+  /** True while the client holds a live session with a server (what /ready checks). */
+  get connected(): boolean {
+    return !this.closed && this.client?.getState().code === zk.State.SYNC_CONNECTED.code
+  }
+
   /** The current session, for diagnostics and tests. */
   session(): { id: Buffer; password: Buffer } {
     return { id: this.client.getSessionId(), password: this.client.getSessionPassword() }
@@ -124,6 +131,11 @@ export class ZooKeeperDiscovery implements Discovery {
     this.stopGuard?.()
     this.stopGuard = guardHandshake(client, this.opts.handshakeTimeoutMs,
       () => this.opts.onError(new Error(`ZooKeeper handshake unanswered for ${this.opts.handshakeTimeoutMs} ms; reconnecting`)))
+    // A server restarted empty refuses our zxid forever; once forgotten, it says the session
+    // expired and onState starts a new one, which registers again (README "Durable data").
+    this.stopZxidWatch?.()
+    this.stopZxidWatch = forgetZxidWhenRefused(client,
+      (ms) => this.opts.onError(new Error(`ZooKeeper refused every handshake for ${ms} ms (restarted without its data?); reconnecting without our last zxid`)))
     client.on('state', (state: ZkState) => { if (gen === this.generation) this.onState(state) })
     client.connect()
     return client
@@ -348,6 +360,7 @@ export class ZooKeeperDiscovery implements Discovery {
     for (const [t, resolve] of this.waits) { clearTimeout(t); resolve() }
     this.waits.clear()
     this.stopGuard?.()
+    this.stopZxidWatch?.()
     if (this.client) await closeClient(this.client)
   }
 }

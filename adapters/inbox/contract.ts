@@ -42,6 +42,19 @@ export function runInboxContract(name: string, makeWith: (limits: Partial<InboxL
       expect(await inbox.ack(8, 10)).toBe(0)
     })
 
+    it('pending: a user\'s stored messages and bytes, less what was acked', async () => {
+      inbox = await make(100)
+      expect(await inbox.pending(21)).toEqual({ messages: 0, bytes: 0 })
+      const first = sized(1000)
+      await inbox.append(21, first)
+      await inbox.append(21, sized(2000))
+      await inbox.append(22, sized(3000))
+      expect(await inbox.pending(21)).toEqual({ messages: 2, bytes: 3000 })
+      await inbox.ack(21, 1)
+      expect(await inbox.pending(21)).toEqual({ messages: 1, bytes: 2000 })
+      expect(await inbox.pending(22)).toEqual({ messages: 1, bytes: 3000 })
+    })
+
     it('refuses past the cap with CIM_INBOX_FULL and keeps what it had', async () => {
       inbox = await make(2)
       await inbox.append(5, msg('a'))
@@ -52,13 +65,41 @@ export function runInboxContract(name: string, makeWith: (limits: Partial<InboxL
 
     it('floor: 0 for a new user, below the lowest stored seq, the last seq once all are acked', async () => {
       inbox = await make(100)
-      expect(await inbox.floor(11)).toBe(0)
+      expect((await inbox.floor(11)).seq).toBe(0)
       for (const t of ['a', 'b', 'c']) await inbox.append(11, msg(t))
-      expect(await inbox.floor(11)).toBe(0)
+      expect((await inbox.floor(11)).seq).toBe(0)
       await inbox.ack(11, 2)
-      expect(await inbox.floor(11)).toBe(2)
+      expect((await inbox.floor(11)).seq).toBe(2)
       await inbox.ack(11, 3)
-      expect(await inbox.floor(11)).toBe(3)
+      expect((await inbox.floor(11)).seq).toBe(3)
+    })
+
+    it('epoch: none before the first append, which makes one that every append, list and floor then name', async () => {
+      inbox = await make(100)
+      expect(await inbox.floor(31)).toEqual({ seq: 0, epoch: '' })
+      const first = await inbox.append(31, msg('a'))
+      expect(first.epoch).toMatch(/^[0-9a-z]{8,13}$/)
+      const second = await inbox.append(31, msg('b'))
+      expect(second).toMatchObject({ seq: 2, epoch: first.epoch })
+      expect((await inbox.list(31)).map((m) => [m.seq, m.epoch])).toEqual([[1, first.epoch], [2, first.epoch]])
+      expect(await inbox.floor(31)).toEqual({ seq: 0, epoch: first.epoch })
+      await inbox.ack(31, 2)
+      expect(await inbox.floor(31)).toEqual({ seq: 2, epoch: first.epoch })
+      // Every user's stream has its own epoch.
+      expect((await inbox.append(32, msg('x'))).epoch).not.toBe(first.epoch)
+    })
+
+    it('an ack naming another epoch (a stream since lost) removes nothing; its own epoch, or none, does', async () => {
+      inbox = await make(100)
+      const { epoch } = await inbox.append(33, msg('a'))
+      for (const t of ['b', 'c']) await inbox.append(33, msg(t))
+      expect(await inbox.ack(33, 3, 'an-old-one')).toBe(0)
+      expect(await inbox.ack(33, 3, '')).toBe(0)
+      expect((await inbox.list(33)).map((m) => m.seq)).toEqual([1, 2, 3])
+      expect(await inbox.ack(33, 1, epoch)).toBe(1)
+      expect(await inbox.ack(33, 2)).toBe(1)
+      // A user with no stream: nothing to remove, whatever the epoch.
+      expect(await inbox.ack(34, 5, 'x')).toBe(0)
     })
 
     it('floor passes expired messages (they will never come) and counts them', async () => {
@@ -67,7 +108,7 @@ export function runInboxContract(name: string, makeWith: (limits: Partial<InboxL
       await inbox.append(12, msg('short too', 50))
       await inbox.append(12, msg('long', 60_000))
       await sleep(150)
-      expect(await inbox.floor(12)).toBe(2)
+      expect((await inbox.floor(12)).seq).toBe(2)
       expect((await inbox.stats()).expired).toBe(2)
     })
 
@@ -109,7 +150,7 @@ export function runInboxContract(name: string, makeWith: (limits: Partial<InboxL
       await expect(inbox.append(3, sized(2_001))).rejects.toMatchObject({ code: 'CIM_STORAGE_FULL' })
       await expect(inbox.append(1, sized(2_001))).rejects.toMatchObject({ code: 'CIM_STORAGE_FULL' })
       expect(await inbox.list(3)).toEqual([])
-      expect(await inbox.floor(3)).toBe(0)
+      expect((await inbox.floor(3)).seq).toBe(0)
       expect((await inbox.append(3, sized(2_000))).seq).toBe(1)
       expect(await inbox.stats()).toMatchObject({ stored: 3, bytes: 10_000 })
     })

@@ -1,8 +1,13 @@
-import { inboxRefusal, resolveInboxLimits, storedBytesOf } from './index.ts'
-import type { Inbox, InboxAppend, InboxLimits, InboxMessage, InboxStats } from './index.ts'
+import { inboxRefusal, newEpoch, resolveInboxLimits, storedBytesOf } from './index.ts'
+import type { Inbox, InboxAppend, InboxFloor, InboxLimits, InboxMessage, InboxPending, InboxStats } from './index.ts'
 
 interface Stored { message: InboxMessage; bytes: number }
-interface UserBox { lastSeq: number; entries: Stored[]; bytes: number }
+/**
+ * One user's messages in seq order. `nextExpiry` is at most the earliest expiresAt among them
+ * (Infinity when empty): a sweep before it is a comparison, not a pass over the box. `epoch` is
+ * made with the box (the user's seq counter): a new process starts every user's stream afresh.
+ */
+interface UserBox { lastSeq: number; epoch: string; entries: Stored[]; bytes: number; nextExpiry: number }
 
 /** At the global cap, every box is swept for expired messages at most this often (a sweep is O(users)). */
 const FULL_SWEEP_INTERVAL_MS = 1_000
@@ -30,17 +35,21 @@ export class MemoryInbox implements Inbox {
     })
     box.bytes -= freed
     this.totalBytes -= freed
+    let next = Infinity
+    for (const e of box.entries) if (e.message.expiresAt < next) next = e.message.expiresAt
+    box.nextExpiry = next
     return before - box.entries.length
   }
 
   /** Drops expired messages from a box and counts them. */
   private sweep(box: UserBox, now = this.now()): void {
+    if (box.nextExpiry > now) return
     this.expired += this.remove(box, (m) => m.expiresAt > now)
   }
 
   async append(userId: number, msg: InboxAppend): Promise<InboxMessage> {
     let box = this.boxes.get(userId)
-    if (!box) this.boxes.set(userId, (box = { lastSeq: 0, entries: [], bytes: 0 }))
+    if (!box) this.boxes.set(userId, (box = { lastSeq: 0, epoch: newEpoch(this.now()), entries: [], bytes: 0, nextExpiry: Infinity }))
     this.sweep(box)
     const bytes = storedBytesOf(msg)
     if (box.entries.length >= this.limits.maxPerUser) throw inboxRefusal(this.limits, userId, 'messages')
@@ -55,10 +64,11 @@ export class MemoryInbox implements Inbox {
       if (this.totalBytes + bytes > this.limits.maxTotalBytes) throw inboxRefusal(this.limits, userId, 'total')
     }
     const message: InboxMessage = {
-      msgId: msg.msgId, seq: ++box.lastSeq, text: msg.text, properties: { ...msg.properties },
+      msgId: msg.msgId, seq: ++box.lastSeq, epoch: box.epoch, text: msg.text, properties: { ...msg.properties },
       ts: msg.ts, expiresAt: msg.ts + msg.ttlMs,
     }
     box.entries.push({ message, bytes })
+    if (message.expiresAt < box.nextExpiry) box.nextExpiry = message.expiresAt
     box.bytes += bytes
     this.totalBytes += bytes
     return message
@@ -76,17 +86,33 @@ export class MemoryInbox implements Inbox {
     return out
   }
 
-  async floor(userId: number): Promise<number> {
+  async floor(userId: number): Promise<InboxFloor> {
     const box = this.boxes.get(userId)
-    if (!box) return 0
+    if (!box) return { seq: 0, epoch: '' }
     this.sweep(box)
-    return box.entries.length > 0 ? box.entries[0].message.seq - 1 : box.lastSeq
+    return { seq: box.entries.length > 0 ? box.entries[0].message.seq - 1 : box.lastSeq, epoch: box.epoch }
   }
 
-  async ack(userId: number, uptoSeq: number): Promise<number> {
+  async ack(userId: number, uptoSeq: number, epoch?: string): Promise<number> {
     const box = this.boxes.get(userId)
-    if (!box) return 0
-    return this.remove(box, (m) => m.seq > uptoSeq)
+    if (!box || (epoch !== undefined && epoch !== box.epoch)) return 0
+    // Entries are in seq order: the acked ones are a prefix (nextExpiry stays a lower bound).
+    let n = 0
+    let freed = 0
+    while (n < box.entries.length && box.entries[n].message.seq <= uptoSeq) freed += box.entries[n++].bytes
+    if (n === 0) return 0
+    box.entries.splice(0, n)
+    box.bytes -= freed
+    this.totalBytes -= freed
+    if (box.entries.length === 0) box.nextExpiry = Infinity
+    return n
+  }
+
+  async pending(userId: number): Promise<InboxPending> {
+    const box = this.boxes.get(userId)
+    if (!box) return { messages: 0, bytes: 0 }
+    this.sweep(box)
+    return { messages: box.entries.length, bytes: box.bytes }
   }
 
   async stats(): Promise<InboxStats> {

@@ -108,3 +108,51 @@ describe('Redis inbox across nodes', () => {
     }
   })
 })
+
+describe('Redis inbox epochs', () => {
+  it('a user\'s keys lost (Redis restarted without its data) restart the stream at seq 1 under a new epoch', async () => {
+    const prefix = freshPrefix()
+    const inbox = new RedisInbox({ redis: redis.url, prefix })
+    const client = new Redis(redis.url)
+    try {
+      for (let i = 1; i <= 57; i++) await inbox.append(5, msg(String(i)))
+      expect(await inbox.ack(5, 57)).toBe(57)
+      const old = await inbox.floor(5)
+      expect(old.seq).toBe(57)
+      // What a restart without persistence leaves of this prefix: nothing.
+      await client.del(...await client.keys(`${prefix}*`))
+      expect(await inbox.floor(5)).toEqual({ seq: 0, epoch: '' })
+      const restarted = await inbox.append(5, msg('after'))
+      expect(restarted.seq).toBe(1)
+      expect(restarted.epoch).not.toBe(old.epoch)
+      expect(await inbox.ack(5, 57, old.epoch)).toBe(0)
+      expect((await inbox.list(5)).map((m) => [m.seq, m.epoch])).toEqual([[1, restarted.epoch]])
+      // Only the counter lost (the epoch key kept): a counter made anew still means a new epoch.
+      await client.del(`${prefix}inbox:seq:5`)
+      const again = await inbox.append(5, msg('again'))
+      expect(again.seq).toBe(1)
+      expect(again.epoch).not.toBe(restarted.epoch)
+    } finally {
+      client.disconnect()
+      await inbox.close()
+    }
+  })
+
+  it('a counter stored before epochs existed gets one at the next login (floor), which appends keep', async () => {
+    const prefix = freshPrefix()
+    const inbox = new RedisInbox({ redis: redis.url, prefix })
+    const client = new Redis(redis.url)
+    try {
+      await inbox.append(6, msg('a'))
+      await inbox.ack(6, 1)
+      await client.del(`${prefix}inbox:epoch:6`)
+      const floor = await inbox.floor(6)
+      expect(floor.seq).toBe(1)
+      expect(floor.epoch).not.toBe('')
+      expect(await inbox.append(6, msg('b'))).toMatchObject({ seq: 2, epoch: floor.epoch })
+    } finally {
+      client.disconnect()
+      await inbox.close()
+    }
+  })
+})

@@ -1,6 +1,8 @@
 /**
  * The inbox in Redis (`<prefix>inbox:`):
  *   seq:<userId>  the user's last seq (INCR); kept after acks so seqs only ever increase
+ *   epoch:<userId> the epoch of that counter: made by the append that makes the counter (seq 1), so
+ *                 a counter lost with Redis's data restarts at 1 under a new epoch (InboxFloor)
  *   q:<userId>    sorted set, member = score = seq: the order, and cumulative acks by score range
  *   m:<userId>    hash seq → the message as JSON (without its seq)
  *   due           sorted set of every stored message, member `<userId>:<seq>`, scored by expiresAt:
@@ -16,8 +18,8 @@
  * byte counters have no `sizes` entry and count 0. Expiry is judged on the appending node's clock
  * (`ts + ttlMs`), as in the memory inbox.
  */
-import { inboxRefusal, resolveInboxLimits, storedBytesOf } from './index.ts'
-import type { Inbox, InboxAppend, InboxLimits, InboxMessage, InboxStats } from './index.ts'
+import { inboxRefusal, newEpoch, resolveInboxLimits, storedBytesOf } from './index.ts'
+import type { Inbox, InboxAppend, InboxFloor, InboxLimits, InboxMessage, InboxPending, InboxStats } from './index.ts'
 import { connect, DEFAULT_PREFIX, Script, type Connection, type RedisAdapterOptions } from '../redis.ts'
 
 const SWEEP_BATCH = 200
@@ -75,9 +77,9 @@ local function drop(q, m, due, u, seq, prefix)
 end
 `
 
-// KEYS: seq, q, m, due, expired · ARGV: userId, cap, now, expiresAt, json, inbox prefix, keyTtlMs,
-// bytes, maxBytesPerUser, maxTotalBytes → seq, or (nothing written) -1 at the per-user message cap,
-// -3 at the per-user bytes cap, -2 at the global bytes cap
+// KEYS: seq, q, m, due, expired, epoch · ARGV: userId, cap, now, expiresAt, json, inbox prefix,
+// keyTtlMs, bytes, maxBytesPerUser, maxTotalBytes, a new epoch → { seq, epoch }, or (nothing written)
+// -1 at the per-user message cap, -3 at the per-user bytes cap, -2 at the global bytes cap
 const append = new Script(LUA_ARGS + LUA_SWEEP + `
 int(1, 1) int(2, 0) int(3, 0) int(4, 0) int(7, 1) int(8, 0)
 local now = tonumber(ARGV[3])
@@ -111,6 +113,13 @@ if counter(totalBytes) + bytes > maxTotal then
   if counter(totalBytes) + bytes > maxTotal then return -2 end
 end
 local seq = redis.call('INCR', KEYS[1])
+-- A counter made just now (a new user, or one whose counter was lost) starts a new epoch; so does
+-- a counter of a version without epochs.
+local epoch = redis.call('GET', KEYS[6])
+if seq == 1 or not epoch then
+  epoch = ARGV[11]
+  redis.call('SET', KEYS[6], epoch)
+end
 local member = ARGV[1] .. ':' .. seq
 redis.call('ZADD', KEYS[2], seq, seq)
 redis.call('HSET', KEYS[3], seq, ARGV[5])
@@ -122,11 +131,11 @@ local ttl = tonumber(ARGV[7])
 for _, key in ipairs({ KEYS[2], KEYS[3], userBytes }) do
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
-return seq
+return { seq, epoch }
 `)
 
-// KEYS: q, m, due, expired · ARGV: userId, afterSeq, limit (-1 = all), now, inbox prefix
-// → flat { seq, json, seq, json, ... } of unexpired messages
+// KEYS: q, m, due, expired, epoch · ARGV: userId, afterSeq, limit (-1 = all), now, inbox prefix
+// → flat { epoch ('' when none), seq, json, seq, json, ... } of unexpired messages
 const list = new Script(LUA_ARGS + LUA_SWEEP + `
 int(1, 1) int(2, 0) int(4, 0)
 if ARGV[3] ~= '-1' then int(3, 0) end
@@ -134,11 +143,11 @@ local now = tonumber(ARGV[4])
 sweep(KEYS[3], KEYS[4], ARGV[5], now, ${SWEEP_BATCH})
 local limit = tonumber(ARGV[3])
 local after = ARGV[2]
-local out = {}
+local out = { redis.call('GET', KEYS[5]) or '' }
 local dropped = 0
-while limit < 0 or #out < limit * 2 do
+while limit < 0 or #out - 1 < limit * 2 do
   local want = 500
-  if limit >= 0 then want = limit - #out / 2 end
+  if limit >= 0 then want = limit - (#out - 1) / 2 end
   local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf', 'LIMIT', 0, want)
   if #seqs == 0 then break end
   for _, seq in ipairs(seqs) do
@@ -157,7 +166,8 @@ if dropped > 0 then redis.call('INCRBY', KEYS[4], dropped) end
 return out
 `)
 
-// KEYS: seq, q, m, due, expired · ARGV: userId, now, inbox prefix → the user's floor (see Inbox.floor)
+// KEYS: seq, q, m, due, expired, epoch · ARGV: userId, now, inbox prefix, a new epoch
+// → { the user's floor, its epoch } (see Inbox.floor)
 const floor = new Script(LUA_ARGS + LUA_SWEEP + `
 int(1, 1) int(2, 0)
 local now = tonumber(ARGV[2])
@@ -182,12 +192,25 @@ if result == nil then
   local head = redis.call('ZRANGE', KEYS[2], 0, 0)
   if #head == 0 then result = tonumber(redis.call('GET', KEYS[1]) or '0') else result = tonumber(head[1]) - 1 end
 end
-return result
+-- No counter, no stream (and no epoch yet: the first append makes both). A counter from a version
+-- without epochs gets one now, so the client hears it at this login.
+local epoch = redis.call('GET', KEYS[6])
+if not epoch then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    epoch = ARGV[4]
+    redis.call('SET', KEYS[6], epoch)
+  else
+    epoch = ''
+  end
+end
+return { result, epoch }
 `)
 
-// KEYS: q, m, due · ARGV: userId, uptoSeq, inbox prefix → removed count
+// KEYS: q, m, due, epoch · ARGV: userId, uptoSeq, inbox prefix, [epoch] → removed count (0, removing
+// nothing, when the stream's epoch is not the given one: the ack was made in a stream since lost)
 const ack = new Script(LUA_ARGS + LUA_SWEEP + `
 int(1, 1) int(2, 0)
+if ARGV[4] ~= nil and (redis.call('GET', KEYS[4]) or '') ~= ARGV[4] then return 0 end
 local sizes = ARGV[3] .. 'sizes'
 local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local freed = 0
@@ -217,7 +240,7 @@ local swept = sweep(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]), tonumber(ARGV[
 return { redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'), swept, tonumber(redis.call('GET', ARGV[2] .. 'bytes') or '0') }
 `)
 
-type StoredBody = Omit<InboxMessage, 'seq'>
+type StoredBody = Omit<InboxMessage, 'seq' | 'epoch'>
 
 export interface RedisInboxOptions extends RedisAdapterOptions, Partial<InboxLimits> {
   /** Clock used to judge expiry. Default Date.now. */
@@ -239,45 +262,58 @@ export class RedisInbox implements Inbox {
 
   private userKeys(userId: number) {
     const p = this.prefix
-    return { seq: `${p}seq:${userId}`, q: `${p}q:${userId}`, m: `${p}m:${userId}`, due: `${p}due`, expired: `${p}expired` }
+    return { seq: `${p}seq:${userId}`, q: `${p}q:${userId}`, m: `${p}m:${userId}`, due: `${p}due`, expired: `${p}expired`, epoch: `${p}epoch:${userId}` }
   }
 
   async append(userId: number, msg: InboxAppend): Promise<InboxMessage> {
     const k = this.userKeys(userId)
     const body: StoredBody = { msgId: msg.msgId, text: msg.text, properties: { ...msg.properties }, ts: msg.ts, expiresAt: msg.ts + msg.ttlMs }
     const now = this.now()
-    const seq = await append.run(this.conn.client, [k.seq, k.q, k.m, k.due, k.expired], [
+    const stored = await append.run(this.conn.client, [k.seq, k.q, k.m, k.due, k.expired, k.epoch], [
       userId, this.limits.maxPerUser, now, body.expiresAt, JSON.stringify(body), this.prefix,
       Math.max(1, Math.ceil(body.expiresAt - now)) + KEY_GRACE_MS,
-      storedBytesOf(msg), this.limits.maxBytesPerUser, this.limits.maxTotalBytes,
-    ]) as number
-    if (seq === -1) throw inboxRefusal(this.limits, userId, 'messages')
-    if (seq === -3) throw inboxRefusal(this.limits, userId, 'bytes')
-    if (seq === -2) throw inboxRefusal(this.limits, userId, 'total')
-    return { msgId: body.msgId, seq, text: body.text, properties: body.properties, ts: body.ts, expiresAt: body.expiresAt }
+      storedBytesOf(msg), this.limits.maxBytesPerUser, this.limits.maxTotalBytes, newEpoch(now),
+    ]) as [seq: number, epoch: string] | number
+    if (stored === -1) throw inboxRefusal(this.limits, userId, 'messages')
+    if (stored === -3) throw inboxRefusal(this.limits, userId, 'bytes')
+    if (typeof stored === 'number') throw inboxRefusal(this.limits, userId, 'total')
+    const [seq, epoch] = stored
+    return { msgId: body.msgId, seq, epoch, text: body.text, properties: body.properties, ts: body.ts, expiresAt: body.expiresAt }
   }
 
   async list(userId: number, afterSeq = 0, limit = Infinity): Promise<InboxMessage[]> {
     const k = this.userKeys(userId)
-    const flat = await list.run(this.conn.client, [k.q, k.m, k.due, k.expired], [
+    const flat = await list.run(this.conn.client, [k.q, k.m, k.due, k.expired, k.epoch], [
       userId, afterSeq, Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1, this.now(), this.prefix,
     ]) as string[]
+    const epoch = flat[0]
     const out: InboxMessage[] = []
-    for (let i = 0; i < flat.length; i += 2) {
+    for (let i = 1; i < flat.length; i += 2) {
       const b = JSON.parse(flat[i + 1]) as StoredBody
-      out.push({ msgId: b.msgId, seq: Number(flat[i]), text: b.text, properties: b.properties, ts: b.ts, expiresAt: b.expiresAt })
+      out.push({ msgId: b.msgId, seq: Number(flat[i]), epoch, text: b.text, properties: b.properties, ts: b.ts, expiresAt: b.expiresAt })
     }
     return out
   }
 
-  async floor(userId: number): Promise<number> {
+  async floor(userId: number): Promise<InboxFloor> {
     const k = this.userKeys(userId)
-    return await floor.run(this.conn.client, [k.seq, k.q, k.m, k.due, k.expired], [userId, this.now(), this.prefix]) as number
+    const now = this.now()
+    const [seq, epoch] = await floor.run(this.conn.client, [k.seq, k.q, k.m, k.due, k.expired, k.epoch], [userId, now, this.prefix, newEpoch(now)]) as [number, string]
+    return { seq, epoch }
   }
 
-  async ack(userId: number, uptoSeq: number): Promise<number> {
+  async ack(userId: number, uptoSeq: number, epoch?: string): Promise<number> {
     const k = this.userKeys(userId)
-    return await ack.run(this.conn.client, [k.q, k.m, k.due], [userId, uptoSeq, this.prefix]) as number
+    const args: Array<string | number> = [userId, uptoSeq, this.prefix]
+    if (epoch !== undefined) args.push(epoch)
+    return await ack.run(this.conn.client, [k.q, k.m, k.due, k.epoch], args) as number
+  }
+
+  async pending(userId: number): Promise<InboxPending> {
+    const k = this.userKeys(userId)
+    // Two reads, no sweep: a count for the operator, not a decision (expired entries go at the next list or stats).
+    const [messages, bytes] = await Promise.all([this.conn.client.zcard(k.q), this.conn.client.get(`${this.prefix}bytes:${userId}`)])
+    return { messages, bytes: Number(bytes ?? 0) }
   }
 
   async stats(): Promise<InboxStats> {

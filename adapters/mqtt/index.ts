@@ -30,6 +30,8 @@ export interface RetainedLedger {
    * caps allow it; otherwise records nothing and answers the cap it would pass.
    */
   admit(topic: string, bytes: number, caps: RetainedCaps): Promise<RetainedRefusal | undefined>
+  /** The tally as it stands (the broker's /metrics reads it at scrape time): topics and payload bytes. */
+  tally(): Promise<{ count: number; bytes: number }>
 }
 
 export type MqttBackendFactory = () => MqttBackend

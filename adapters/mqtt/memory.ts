@@ -30,4 +30,8 @@ export class MemoryRetainedLedger implements RetainedLedger {
     this.total += bytes - (old ?? 0)
     return undefined
   }
+
+  async tally(): Promise<{ count: number; bytes: number }> {
+    return { count: this.sizes.size, bytes: this.total }
+  }
 }

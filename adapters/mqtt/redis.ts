@@ -114,4 +114,9 @@ export class RedisRetainedLedger implements RetainedLedger {
     const verdict = await admitRetained.run(this.conn, ['retained-sizes', 'retained-bytes'], [topic, bytes, caps.maxCount, caps.maxBytes])
     return REFUSALS[Number(verdict)]
   }
+
+  async tally(): Promise<{ count: number; bytes: number }> {
+    const [count, bytes] = await Promise.all([this.conn.hlen('retained-sizes'), this.conn.get('retained-bytes')])
+    return { count, bytes: Number(bytes ?? 0) }
+  }
 }

@@ -45,7 +45,7 @@ export function runPresenceContract(name: string, make: () => Promise<Presence>)
       await t.claim(entry('1'), { replace: false, ttlMs: 300 })
       await t.claim(entry('2'), { replace: false, ttlMs: 300 })
       await sleep(150)
-      await t.refresh('b1', ['2'], 1_000)
+      await t.refresh('b1', [entry('2')], 1_000)
       await sleep(300)
       expect(await t.get('1')).toBeUndefined()
       expect(await t.get('2')).toEqual(entry('2'))
@@ -56,9 +56,37 @@ export function runPresenceContract(name: string, make: () => Promise<Presence>)
     it('refresh from another broker does not extend an entry', async () => {
       const t = presence.users
       await t.claim(entry('1', 'b1'), { replace: false, ttlMs: 300 })
-      await t.refresh('b2', ['1'], 10_000)
+      await t.refresh('b2', [entry('1', 'b2')], 10_000)
       await sleep(450)
       expect(await t.get('1')).toBeUndefined()
+    })
+
+    it('refresh writes back the entries of its broker the store lost, with all their data (README "Durable data")', async () => {
+      const t = presence.users
+      await t.claim(entry('1'), { replace: false, ttlMs: 10_000 })
+      // '2' and '3' are held by b1 but missing (the store restarted empty).
+      expect(await t.refresh('b1', [entry('1'), entry('2'), entry('3')], 10_000)).toBe(2)
+      expect(await t.getMany(['1', '2', '3'])).toEqual([entry('1'), entry('2'), entry('3')])
+      expect(await t.count()).toBe(3)
+      expect((await t.list(undefined, 10)).items.map((e) => e.id)).toEqual(['1', '2', '3'])
+      // Written back like a claim: the connection releases it, and removeBroker finds it.
+      expect(await t.release('2', 'b1-2')).toBe(true)
+      expect(await t.removeBroker('b1')).toBe(2)
+      expect(await t.count()).toBe(0)
+    })
+
+    it('refresh never replaces the entry of another broker or another connection', async () => {
+      const t = presence.users
+      // The user moved to b2 while b1 still holds its old connection (its kick is on the way).
+      await t.claim(entry('1', 'b2'), { replace: false, ttlMs: 10_000 })
+      // A newer login on b1 itself, while the heartbeat still carries the older connection.
+      await t.claim(entry('2', 'b1', 'newer'), { replace: false, ttlMs: 10_000 })
+      expect(await t.refresh('b1', [entry('1', 'b1'), entry('2', 'b1', 'older')], 10_000)).toBe(0)
+      expect(await t.get('1')).toEqual(entry('1', 'b2'))
+      expect(await t.get('2')).toEqual(entry('2', 'b1', 'newer'))
+      // b1 no longer counts '1' as its own: removing b1 leaves b2's user alone.
+      expect(await t.removeBroker('b1')).toBe(1)
+      expect(await t.get('1')).toEqual(entry('1', 'b2'))
     })
 
     it('removes everything a dead broker held', async () => {

@@ -37,8 +37,14 @@ export interface PresenceTable {
   getMany(ids: string[]): Promise<Array<PresenceEntry | undefined>>
   /** Removes the entry only while it still belongs to `connId`. Returns whether it did. */
   release(id: string, connId: string): Promise<boolean>
-  /** Heartbeat: extends the TTL of these ids while they still point at `brokerId`. */
-  refresh(brokerId: string, ids: string[], ttlMs: number): Promise<void>
+  /**
+   * Heartbeat, and how presence heals (README "Durable data"): for each entry broker `brokerId`
+   * holds, extends its TTL while the stored entry still points at `brokerId`, and writes it again
+   * when nothing is stored (the store restarted empty, or the entry expired while the broker could
+   * not reach it). An entry of another broker is never touched: the user moved, and the newer claim
+   * wins. Resolves how many entries it re-created.
+   */
+  refresh(brokerId: string, entries: PresenceEntry[], ttlMs: number): Promise<number>
   /** Removes every entry held by a broker known to be gone. Returns how many. */
   removeBroker(brokerId: string): Promise<number>
   /** Pages through live entries; `limit` is a hint, pages may be shorter or slightly longer. */
@@ -49,5 +55,12 @@ export interface PresenceTable {
 export interface Presence {
   users: PresenceTable
   devices: PresenceTable
+  /**
+   * Calls `listener` whenever the store may have lost entries behind the brokers' backs: the
+   * connection to Redis was lost and is ready again (a restart, a failover to a replica). Brokers
+   * then refresh everything they hold at once instead of at their next heartbeat. Memory never
+   * calls it. Returns the unsubscribe.
+   */
+  onReconnect(listener: () => void): () => void
   close(): Promise<void>
 }

@@ -39,12 +39,19 @@ export class MemoryPresenceTable implements PresenceTable {
     return true
   }
 
-  async refresh(brokerId: string, ids: string[], ttlMs: number): Promise<void> {
+  async refresh(brokerId: string, entries: PresenceEntry[], ttlMs: number): Promise<number> {
     const expiresAt = this.now() + ttlMs
-    for (const id of ids) {
-      const s = this.live(id)
-      if (s && s.entry.brokerId === brokerId) s.expiresAt = expiresAt
+    let recreated = 0
+    for (const entry of entries) {
+      const s = this.live(entry.id)
+      if (s) {
+        if (s.entry.brokerId === brokerId) s.expiresAt = expiresAt
+      } else {
+        this.entries.set(entry.id, { entry: { ...entry }, expiresAt })
+        recreated++
+      }
     }
+    return recreated
   }
 
   async removeBroker(brokerId: string): Promise<number> {
@@ -82,5 +89,10 @@ export class MemoryPresence implements Presence {
     this.users = new MemoryPresenceTable(now)
     this.devices = new MemoryPresenceTable(now)
   }
+  /** Memory never loses entries behind the broker's back. */
+  onReconnect(): () => void {
+    return () => {}
+  }
+
   async close(): Promise<void> {}
 }

@@ -15,6 +15,7 @@ import { connect, DEFAULT_PREFIX, LUA_NOW_MS, redisFailure, Script, type Connect
 const PURGE_BATCH = 100
 const REMOVE_BATCH = 500
 const REFRESH_BATCH = 1000
+const REFRESH_IN_FLIGHT = 4
 
 // Removes ids whose expiry passed (score < now; Redis keeps a key alive while now <= its expiry).
 const LUA_PURGE = `local function purge(idx, exp, now)
@@ -67,27 +68,40 @@ redis.call('SREM', ARGV[3] .. c.brokerId, ARGV[1])
 return 1
 `)
 
-// KEYS: idx, exp, broker set · ARGV: brokerId, ttlMs, entry prefix, ids... → refreshed count.
-// Ids no longer held by this broker leave its set.
+// KEYS: idx, exp, broker set · ARGV: brokerId, ttlMs, entry prefix, then id, json pairs → how many
+// entries it re-created. An entry still pointing at this broker gets its TTL extended; a missing one
+// is written again (Redis restarted empty); one held by another broker is left alone and its id
+// leaves this broker's set. Absent-only, in one script: a claim by another broker can never be
+// overwritten, whichever runs first (a later claim with replace wins as at any login).
 const refresh = new Script(LUA_NOW_MS + LUA_PURGE + `
 local now = now_ms()
 local ttl = tonumber(ARGV[2])
-local n = 0
-for i = 4, #ARGV do
+local held = 0
+local made = 0
+for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[3] .. id
   local cur = redis.call('GET', key)
-  if cur and cjson.decode(cur).brokerId == ARGV[1] then
+  local ours = false
+  if not cur then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ttl)
+    made = made + 1
+    ours = true
+  elseif cjson.decode(cur).brokerId == ARGV[1] then
     redis.call('PEXPIRE', key, ttl)
+    ours = true
+  end
+  if ours then
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('ZADD', KEYS[2], now + ttl, id)
-    n = n + 1
+    redis.call('SADD', KEYS[3], id)
+    held = held + 1
   else
     redis.call('SREM', KEYS[3], id)
   end
 end
-if n > 0 then keep_set(KEYS[3], ttl) end
-return n
+if held > 0 then keep_set(KEYS[3], ttl) end
+return made
 `)
 
 // KEYS: broker set, idx, exp · ARGV: brokerId, entry prefix, batch → { popped, removed }
@@ -176,12 +190,26 @@ export class RedisPresenceTable implements PresenceTable {
     return n === 1
   }
 
-  async refresh(brokerId: string, ids: string[], ttlMs: number): Promise<void> {
+  async refresh(brokerId: string, entries: PresenceEntry[], ttlMs: number): Promise<number> {
     const ttl = Math.max(1, Math.ceil(ttlMs))
-    for (let i = 0; i < ids.length; i += REFRESH_BATCH) {
-      await refresh.run(this.redis, [this.idx, this.exp, this.brokerPrefix + brokerId],
-        [brokerId, ttl, this.entryPrefix, ...ids.slice(i, i + REFRESH_BATCH)])
+    const keys = [this.idx, this.exp, this.brokerPrefix + brokerId]
+    let next = 0
+    let made = 0
+    // Paced: REFRESH_IN_FLIGHT scripts of REFRESH_BATCH entries at a time, so 20,000 entries go out
+    // in a few pipelined writes (auto-pipelining) while no single script holds Redis for long.
+    const worker = async () => {
+      while (next < entries.length) {
+        const from = next
+        next += REFRESH_BATCH
+        const batch = entries.slice(from, next)
+        const args: Array<string | number> = [brokerId, ttl, this.entryPrefix]
+        for (const e of batch) args.push(e.id, JSON.stringify(e))
+        const n = await refresh.run(this.redis, keys, args) as number
+        made += n // not `made += await ...`: that reads `made` before the wait, losing other workers' counts
+      }
     }
+    await Promise.all(Array.from({ length: Math.min(REFRESH_IN_FLIGHT, Math.ceil(entries.length / REFRESH_BATCH)) }, worker))
+    return made
   }
 
   async removeBroker(brokerId: string): Promise<number> {
@@ -211,15 +239,32 @@ export class RedisPresence implements Presence {
   readonly users: PresenceTable
   readonly devices: PresenceTable
   private readonly conn: Connection
+  private readonly reconnectListeners = new Set<() => void>()
+  /** The connection was ready once: every later 'ready' is a reconnect. */
+  private wasReady: boolean
+  private readonly onReady = () => {
+    if (this.wasReady) for (const l of [...this.reconnectListeners]) l()
+    this.wasReady = true
+  }
 
   constructor(opts: RedisAdapterOptions) {
     this.conn = connect(opts)
     const p = `${opts.prefix ?? DEFAULT_PREFIX}presence:`
     this.users = new RedisPresenceTable(this.conn.client, `${p}users:`)
     this.devices = new RedisPresenceTable(this.conn.client, `${p}devices:`)
+    // ioredis says 'ready' after every (re)connect once Redis serves (it waited out LOADING).
+    this.wasReady = this.conn.client.status === 'ready'
+    this.conn.client.on('ready', this.onReady)
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener)
+    return () => { this.reconnectListeners.delete(listener) }
   }
 
   close(): Promise<void> {
+    this.reconnectListeners.clear()
+    this.conn.client.off('ready', this.onReady)
     return this.conn.release()
   }
 }

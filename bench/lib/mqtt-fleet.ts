@@ -51,6 +51,33 @@ serve({
     return { subscribed: clients.length }
   },
 
+  /** Connects `n` devices (ids idPrefix0…) that will publish uplink (see `uplink`). */
+  async devices({ url, n, idPrefix, concurrency = 100 }: { url: string; n: number; idPrefix: string; concurrency?: number }) {
+    let next = 0
+    const worker = async () => {
+      while (next < n) {
+        const id = `${idPrefix}${next++}`
+        const c = await open(url, id)
+        ;(c as MqttClient & { uplinkTopic?: string }).uplinkTopic = `uplink/${id}/data`
+        clients.push(c)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+    return { connected: clients.length }
+  },
+
+  /** Every device publishes `perDevice` QoS 0 messages on its uplink topic, `gapMs` apart; resolves when all were written. */
+  async uplink({ perDevice, payloadBytes = 64, gapMs = 0 }: { perDevice: number; payloadBytes?: number; gapMs?: number }) {
+    const payload = Buffer.alloc(payloadBytes, 'u')
+    const startAt = nowMs()
+    for (let i = 0; i < perDevice; i++) {
+      for (const c of clients) c.publish((c as MqttClient & { uplinkTopic?: string }).uplinkTopic!, payload, { qos: 0 })
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+      else await new Promise((r) => setImmediate(r))
+    }
+    return { sent: perDevice * clients.length, startAt }
+  },
+
   async publisher({ url, topic, payloadBytes, clientId }: { url: string; topic: string; payloadBytes: number; clientId: string }) {
     publisher = await open(url, clientId)
     // QoS 0 publishes get no answer, so with Nagle on each small write would wait for the broker's

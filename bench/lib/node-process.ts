@@ -12,7 +12,7 @@ import { freePort } from '../../test/support/servers.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-export async function startNodeProcess(extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+export async function startNodeProcess(extra: string[] = []): Promise<{ url: string; child: ChildProcess; mqttPort: number; cimPort: number }> {
   const [routePort, cimPort, brokerHttpPort, mqttPort, wsPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
   // BENCH_PROF=node writes a V8 CPU profile of this process to BENCH_PROF_DIR (as ipc.ts spawn does).
   const prof = (process.env.BENCH_PROF ?? '').split(',').includes('node')
@@ -25,7 +25,7 @@ export async function startNodeProcess(extra: string[] = []): Promise<{ url: str
   const url = `http://127.0.0.1:${routePort}`
   for (const end = Date.now() + 60_000; Date.now() < end; await sleep(100)) {
     const ok = await fetch(`${url}/v1/nodes`).then(async (r) => (await r.json() as { items: unknown[] }).items.length > 0, () => false)
-    if (ok) return { url, child }
+    if (ok) return { url, child, mqttPort, cimPort }
   }
   child.kill('SIGKILL')
   throw new Error('cim start did not come up in 60 s')

@@ -6,7 +6,11 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { startAllInOne, type AllInOne } from '../../test/support/allinone.ts'
 import { BrokerClient } from '../../broker/api/client.ts'
+import { testConfig } from '../../test/support/config.ts'
 import type { Config } from '../../config.ts'
+import { createMemoryAdapters } from '../../adapters/index.ts'
+import { createEvents } from '../../events/create.ts'
+import { silentLogger } from '../../test/support/config.ts'
 import { CreditDriver, type DriveOptions } from '../lib/credit.ts'
 import { serve, sleep } from '../lib/ipc.ts'
 import { SENDER, broadcastText, memoryAfterGc } from '../lib/payload.ts'
@@ -25,7 +29,11 @@ function need(): AllInOne {
 serve({
   async start(overrides: Partial<Config> = {}) {
     // Idle bench clients never ping: keep the read timeout out of the way.
-    app = await startAllInOne({ readTimeoutMs: 3_600_000, ...overrides })
+    const settings = { readTimeoutMs: 3_600_000, ...overrides }
+    // With a webhookUrl, events go to it as `cim start` sends them (node.ts builds them the same way).
+    const adapters = createMemoryAdapters(settings)
+    const events = settings.webhookUrl ? createEvents(testConfig(settings), adapters, silentLogger, 'bench') : undefined
+    app = await startAllInOne(settings, adapters, events)
     brokers = new BrokerClient(app.adapters.bus, app.adapters.discovery, app.config.deliveryTimeoutMs, 'bench-driver')
     await brokers.start()
     return { ...app.ports, routeUrl: app.routeUrl, brokerId: app.broker.id, pid: process.pid }

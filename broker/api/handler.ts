@@ -115,7 +115,7 @@ export class Delivery {
       }
       const seq = req.seqs?.[String(userId)]
       if (seq !== undefined) {
-        const offer = s.stream!.offer(seq)
+        const offer = s.stream!.offer(seq, req.epochs?.[String(userId)])
         if (offer === QUEUE) {
           queued.push(userId)
           continue
@@ -128,14 +128,17 @@ export class Delivery {
       let ok: boolean
       if (s.proto2) {
         extended ??= SharedBody.of(req.text, sharedProperties(req.properties, { msgId, ts }))
-        const tail = seq === undefined ? s.tail! : Buffer.concat([s.tail!, seqTail(seq)])
+        const tail = seq === undefined ? s.tail! : Buffer.concat([s.tail!, seqTail(seq), s.stream!.epochTail])
         ok = s.write2(extended.prefix(tail.length), tail)
-        if (ok && seq !== undefined) s.stream!.written(seq, now)
+        if (ok && seq !== undefined) {
+          s.stream!.written(seq, now)
+          if (cim.events.active) s.stream!.remember(seq, msgId)
+        }
       } else {
         plain ??= SharedBody.of(req.text, sharedProperties(req.properties))
         if (seq === undefined) ok = s.write2(plain.prefix(s.tail!.length), s.tail!)
         else {
-          writeUpstream(s, plain.frameFor(s.tail!), seq, now)
+          writeUpstream(s, plain.frameFor(s.tail!), seq, now, false, msgId)
           ok = true
         }
       }

@@ -19,6 +19,11 @@ export interface PushRequest {
   properties: Record<string, string>
   /** Set when the message is stored in the inbox (qos 1): each recipient's seq for this message. */
   seqs?: Record<string, number>
+  /**
+   * With `seqs`: the epoch of each recipient's stream that seq counts in (adapters/inbox InboxFloor).
+   * A route that predates epochs sends none: the session's stream keeps its own.
+   */
+  epochs?: Record<string, string>
   msgId?: string
   /** When the route accepted the message (ms); the `ts` proto=2 clients get. Default: the broker's clock. */
   ts?: number

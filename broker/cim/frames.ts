@@ -22,11 +22,14 @@ export function kickFrame(code: string, reason: string): Buffer {
  * successful one carries `ackedSeq`: every stored message up to it was acked or expired, so the
  * next one the client can get is above it (a fresh client process starts its window there).
  * `qosMarked` "1": this broker marks at-least-once pushes with `qos` "1" (seqTail), so a client
- * trusts a `seq` only on a frame with that mark (docs/protocol.md, Pushes).
+ * trusts a `seq` only on a frame with that mark (docs/protocol.md, Pushes). `epoch` (when the user
+ * has a stored stream) names the stream `ackedSeq` counts in: a client whose window holds another
+ * epoch starts it again at `ackedSeq` (docs/protocol.md, Epochs).
  */
-export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number, ackedSeq?: number): Buffer {
+export function loginReplyFrame(code: string | null, reason: string, brokerId: string, heartbeatSeconds: number, ackedSeq?: number, epoch?: string): Buffer {
   const properties: Record<string, string> = { code: code ?? CompatCode.SUCCESS, brokerId, heartbeatSeconds: String(heartbeatSeconds), qosMarked: '1' }
   if (ackedSeq !== undefined) properties.ackedSeq = String(ackedSeq)
+  if (epoch) properties.epoch = epoch
   return encodeResponse({ cmd: BaseCommand.LOGIN_REPLY, resMsg: code ? reason : 'ok', properties })
 }
 
@@ -37,6 +40,16 @@ export function loginReplyFrame(code: string | null, reason: string, brokerId: s
 export function seqTail(seq: number): Buffer {
   return Buffer.from(encodeResponseBody({ properties: { seq: String(seq), qos: '1' } }))
 }
+
+/**
+ * The `epoch` property of an at-least-once push: which of the user's streams its `seq` counts in.
+ * Encoded once per stream epoch (Stream.epochTail) and written after seqTail; empty when the
+ * stream has none (an inbox that predates epochs).
+ */
+export function epochTail(epoch: string): Buffer {
+  return epoch === '' ? EMPTY : Buffer.from(encodeResponseBody({ properties: { epoch } }))
+}
+const EMPTY = Buffer.alloc(0)
 
 /**
  * A message body shared by many recipients. `prefix(n)` is `varint(body + n) + body`, cached per

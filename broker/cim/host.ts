@@ -10,6 +10,7 @@ import type { AuthHooks } from '../auth.ts'
 import type { KickRequest } from '../api/index.ts'
 import type { FlushScheduler } from './writer.ts'
 import type { CimStats } from './stats.ts'
+import type { Events } from '../../events/index.ts'
 
 /**
  * What a session needs from the server that accepted it (server.ts implements it). Generic in the
@@ -22,6 +23,8 @@ export interface SessionHost<Session> {
   readonly logger: Logger
   readonly scheduler: FlushScheduler
   readonly stats: CimStats
+  /** user.online / user.offline / push.acked go here (README "Events to your backend"). */
+  readonly events: Events
   /** What proto=2 clients are told in LOGIN_REPLY. */
   readonly heartbeatSeconds: number
   readonly brokerId: string
@@ -38,7 +41,7 @@ export interface SessionHost<Session> {
   /** Handles a decoded frame: the command handlers (handlers/index.ts). */
   dispatch(session: Session, frame: RequestFrame): void
   /** The session logged in: it is now the user's session on this broker. */
-  onLogin(session: Session): void
+  onLogin(session: Session, userName: string): void
   /** The bytes this session holds for a partial frame changed by `delta` (the broker-wide cap). */
   partialFrameBytes(session: Session, delta: number): void
   /** The session is ending: forget its user binding and release presence entry `connId` ('' = none). */

@@ -16,7 +16,10 @@
  *   a replay holds at most one page of messages in memory.
  * Replayed and redelivered messages to proto=2 clients carry `prevSeq`: every seq strictly between
  * it and the message's own seq was acked or expired, so the client need not wait for it.
- * (docs/protocol.md, "Acks and replay".)
+ * Every stored message to a proto=2 client carries its stream's `epoch`; an inbox read that finds
+ * another epoch than the session's (the user's seq counter was lost and began again at 1)
+ * restarts the stream and reads the new one from its start. Acks name the epoch they count in,
+ * so one made before such a restart removes nothing after it. (docs/protocol.md, "Acks and replay".)
  */
 import type { Socket } from 'node:net'
 import { BaseCommand, encodeResponse } from '../../proto/codec.ts'
@@ -29,21 +32,62 @@ export type { CatchUpReason } from './stream.ts'
 
 /**
  * Everything up to `upto` arrived (a proto=2 ACK, or an upstream socket that took the frames): if
- * that is news to the stream, remove it from the inbox.
+ * that is news to the stream, remove it from the inbox — after telling the sinks, when some
+ * listen, one push.acked per newly acked message.
  */
 export function acked(session: Session, upto: number): void {
-  if (!session.stream!.acked(upto, Date.now())) return
-  session.server.adapters.inbox.ack(session.userId, upto).catch((err) => {
+  const stream = session.stream!
+  const from = stream.ackedSeq
+  if (!stream.acked(upto, Date.now())) return
+  if (session.server.events.active) {
+    void ackWithReceipts(session, from, upto)
+    return
+  }
+  ackInbox(session, upto)
+}
+
+function ackInbox(session: Session, upto: number): void {
+  // The ack counts in the stream's epoch. A stream that has none (the user had no stream at login,
+  // and pushes from a route that predates epochs named none since) checks nothing: its seqs were
+  // all written after the login, so they are the inbox's current ones.
+  const epoch = session.stream!.epoch
+  session.server.adapters.inbox.ack(session.userId, upto, epoch === '' ? undefined : epoch).catch((err) => {
     session.log('warn', { err, upto }, 'inbox ack failed (the messages will be replayed)')
   })
 }
 
 /**
+ * Emits push.acked for each message in (from, upto]. Their msgIds were remembered as they were
+ * written; seqs written on an earlier connection (an ACK that came after a reconnect) are read
+ * from the inbox, which holds them until the ack that follows.
+ */
+async function ackWithReceipts(session: Session, from: number, upto: number): Promise<void> {
+  const { events, adapters } = session.server
+  const userId = session.userId
+  const receipts = session.stream!.takeAcked(upto).filter(([seq]) => seq > from)
+  if (receipts.length < upto - from) {
+    try {
+      const known = new Set(receipts.map(([seq]) => seq))
+      for (const m of await adapters.inbox.list(userId, from, upto - from)) {
+        if (m.seq <= upto && !known.has(m.seq)) receipts.push([m.seq, m.msgId])
+      }
+      receipts.sort((a, b) => a[0] - b[0])
+    } catch (err) {
+      session.log('warn', { err, upto }, 'inbox read for delivery receipts failed (those receipts are not sent)')
+    }
+  }
+  for (const [seq, msgId] of receipts) events.emit({ type: 'push.acked', userId, msgId, seq })
+  ackInbox(session, upto)
+}
+
+/**
  * Writes one stored message to an upstream client, acking it in the inbox once the socket took it.
  * `fromInbox`: it comes from an inbox read, so the seqs below it that the read did not return are gone.
+ * `msgId`: named by its push.acked event, when some sink listens.
  */
-export function writeUpstream(session: Session, frame: Buffer, seq: number, now: number, fromInbox = false): void {
+export function writeUpstream(session: Session, frame: Buffer, seq: number, now: number, fromInbox = false, msgId?: string): void {
   const stream = session.stream!
+  if (msgId !== undefined && session.server.events.active) stream.remember(seq, msgId)
   if (fromInbox) stream.writtenFromInbox(seq, now)
   else stream.written(seq, now)
   // Upstream clients never ACK: a stored message counts as delivered once the socket took it. The
@@ -51,8 +95,10 @@ export function writeUpstream(session: Session, frame: Buffer, seq: number, now:
   // written before an earlier one's push arrived must not remove the earlier one).
   const upto = stream.sentSeq
   const connId = session.connId
+  const epoch = stream.epoch
   session.writeNow(frame, (err) => {
-    if (!err && session.connId === connId) acked(session, upto)
+    // `upto` counts in `epoch`: after a restart of the stream it means nothing.
+    if (!err && session.connId === connId && stream.epoch === epoch) acked(session, upto)
   })
 }
 
@@ -74,16 +120,32 @@ export async function catchUp(session: Session, after: number, reason: CatchUpRe
   let failed = true
   try {
     let from = after
+    let epoch = stream.epoch
+    let restarts = 0
     // Upstream clients get the login backlog as one OFFLINE frame, so they read it whole.
     const limit = session.proto2 ? REPLAY_PAGE : Infinity
-    for (let round = 0; ; round++) {
+    // The first batch written (not the first read: an epoch restart reads again) is the OFFLINE one.
+    let first = true
+    for (;;) {
       const messages = await inbox.list(session.userId, from, limit)
       // The session may have closed while the inbox answered.
       if (!alive(session, connId)) return written
+      const found = messages.length > 0 ? messages[0].epoch : epoch
+      if (stream.epoch !== epoch || found !== epoch) {
+        // The user's stream began again under a new epoch (told by a live push meanwhile, or found
+        // here): `from` counted in the old one. Read the new stream from its start; a flapping
+        // epoch fails this read, and the ack clock brings the sweep back.
+        if (++restarts > MAX_EPOCH_RESTARTS) return written
+        if (stream.epoch === epoch) stream.restart(found)
+        epoch = stream.epoch
+        from = stream.sentSeq
+        continue
+      }
       if (messages.length === 0) break
       const ok = session.proto2
         ? await writeProto2(session, stream, messages, from, connId)
-        : await writeUpstreamBatch(session, messages, reason !== 'redeliver' && round === 0, connId)
+        : await writeUpstreamBatch(session, messages, reason !== 'redeliver' && first, connId)
+      first = false
       if (!ok) return written
       written += messages.length
       // A full page: the inbox may hold more whether or not live pushes waited meanwhile.
@@ -100,6 +162,9 @@ export async function catchUp(session: Session, after: number, reason: CatchUpRe
     if (session.connId === connId) stream.endCatchUp(Date.now(), reason, written, failed)
   }
 }
+
+/** Epoch changes one inbox read follows before it gives up (each is a Redis that lost the user's counter). */
+const MAX_EPOCH_RESTARTS = 3
 
 /**
  * Messages per inbox read of a proto=2 replay: a replay holds at most this many messages
@@ -140,14 +205,18 @@ async function writeProto2(session: Session, stream: Stream, messages: InboxMess
   const tail = session.tail!
   let prev = from
   for (const m of messages) {
+    // A live push of a new epoch restarted the stream while this page was written: the caller re-reads.
+    if (m.epoch !== stream.epoch) return true
     const body = SharedBody.of(m.text, sharedProperties(m.properties, { msgId: m.msgId, ts: String(m.ts), prevSeq: String(prev) }))
-    const t = Buffer.concat([tail, seqTail(m.seq)])
+    const t = Buffer.concat([tail, seqTail(m.seq), stream.epochTail])
     const head = body.prefix(t.length)
     if (!(await paced(session, head.length + t.length, connId))) return false
+    if (m.epoch !== stream.epoch) return true
     // An ACK that arrived while waiting may already cover this message.
     if (m.seq > stream.ackedSeq) {
       if (!session.write2(head, t)) return false
       stream.writtenFromInbox(m.seq, Date.now())
+      if (session.server.events.active) stream.remember(m.seq, m.msgId)
     }
     prev = m.seq
   }
@@ -158,6 +227,7 @@ async function writeUpstreamBatch(session: Session, messages: InboxMessage[], of
   const userId = session.userId
   const now = Date.now()
   if (offline) {
+    if (session.server.events.active) for (const m of messages) session.stream!.remember(m.seq, m.msgId)
     // Everything up to the last seq not in the batch is gone: the batch completes the run.
     writeUpstream(session, encodeResponse({
       cmd: BaseCommand.OFFLINE,
@@ -172,7 +242,7 @@ async function writeUpstreamBatch(session: Session, messages: InboxMessage[], of
   for (const m of messages) {
     const frame = SharedBody.of(m.text, sharedProperties(m.properties)).frameFor(tail)
     if (!(await paced(session, frame.length, connId))) return false
-    writeUpstream(session, frame, m.seq, Date.now(), true)
+    writeUpstream(session, frame, m.seq, Date.now(), true, m.msgId)
   }
   return true
 }

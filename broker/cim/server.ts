@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BrokerSettings } from '../../config.ts'
 import type { Adapters } from '../../adapters/index.ts'
+import type { PresenceEntry } from '../../adapters/presence/index.ts'
 import type { AuthHooks } from '../auth.ts'
 import type { KickRequest } from '../api/index.ts'
 import type { RequestFrame } from '../../proto/codec.ts'
@@ -21,6 +22,7 @@ import { catchUp } from './replay.ts'
 import { dispatch } from './handlers/index.ts'
 import { newCimStats, type CimStats } from './stats.ts'
 import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsWatcher } from '../../security/tls.ts'
+import { Events, type OfflineReason } from '../../events/index.ts'
 
 export type { CimStats } from './stats.ts'
 
@@ -29,6 +31,8 @@ export interface CimServerOptions {
   adapters: Adapters
   auth: AuthHooks
   logger: Logger
+  /** user.online / user.offline / push.acked go here. Default: none (emit is one check). */
+  events?: Events
   /** Asks the broker holding a replaced login to close it (kick-old across brokers). */
   kickRemote?: (brokerId: string, req: Omit<KickRequest, 'type'>) => Promise<boolean>
 }
@@ -56,10 +60,13 @@ export class CimServer implements SessionHost {
   readonly adapters: Adapters
   readonly auth: AuthHooks
   readonly logger: Logger
+  readonly events: Events
   readonly scheduler: FlushScheduler
   readonly sessions = new Set<Session>()
   /** Logged-in sessions by userId (one per user on this broker). */
   readonly users = new Map<number, Session>()
+  /** Each logged-in session's presence entry, as its login claimed it. */
+  private readonly presenceEntries = new WeakMap<Session, PresenceEntry>()
   readonly stats: CimStats = newCimStats()
   /** What proto=2 clients are told in LOGIN_REPLY: ping at a third of the read timeout. */
   readonly heartbeatSeconds: number
@@ -86,6 +93,7 @@ export class CimServer implements SessionHost {
     this.adapters = opts.adapters
     this.auth = opts.auth
     this.logger = opts.logger
+    this.events = opts.events ?? new Events(opts.config.brokerId || 'broker')
     this.kickRemote = opts.kickRemote
     this.scheduler = new FlushScheduler(opts.config.maxQueuedBytes)
     this.heartbeatSeconds = Math.max(1, Math.floor(opts.config.readTimeoutMs / 3000))
@@ -190,15 +198,23 @@ export class CimServer implements SessionHost {
     }
   }
 
-  onLogin(s: Session): void {
+  onLogin(s: Session, userName: string): void {
     this.users.set(s.userId, s)
+    // What the heartbeat writes back if the store loses it (broker/registration.ts). `since` is
+    // taken here, a few ms after the login's claim.
+    this.presenceEntries.set(s, { id: String(s.userId), name: userName, brokerId: this.brokerId, connId: s.connId, since: Date.now() })
     this.stats.logins++
+    if (this.events.active) this.events.emit({ type: 'user.online', userId: s.userId, userName, connId: s.connId })
   }
 
   /** The session is ending: forget its user binding and release its presence entry. */
   onClose(s: Session, code: string, connId: string): void {
     this.stats.closes.set(code, (this.stats.closes.get(code) ?? 0) + 1)
     if (s.userId !== 0 && this.users.get(s.userId) === s) this.users.delete(s.userId)
+    // A session that went online (it has a stream) goes offline, whatever ended it.
+    if (this.events.active && s.stream !== null) {
+      this.events.emit({ type: 'user.offline', userId: s.userId, connId, reason: offlineReasonOf(code), code })
+    }
     if (connId !== '') {
       this.adapters.presence.users.release(String(s.userId), connId).catch((err) => {
         this.logger.warn({ err, userId: s.userId }, 'presence release failed (the entry expires with its TTL)')
@@ -242,11 +258,9 @@ export class CimServer implements SessionHost {
     }
   }
 
-  /** userIds logged in here (presence heartbeat). */
-  localUserIds(): string[] {
-    const out: string[] = []
-    for (const id of this.users.keys()) out.push(String(id))
-    return out
+  /** The presence entries of the users logged in here (the presence heartbeat, broker/registration.ts). */
+  localUserEntries(): PresenceEntry[] {
+    return [...this.users.values()].flatMap((s) => this.presenceEntries.get(s) ?? [])
   }
 
   loggedIn(userId: number): Session | undefined {
@@ -282,6 +296,24 @@ export class CimServer implements SessionHost {
 }
 
 function ignore(): void {}
+
+/** The user.offline reason of a close code: operators' and token kicks are kicks too; the code says which. */
+function offlineReasonOf(code: string): OfflineReason {
+  switch (code) {
+    case catalogue.Kicked.code:
+    case catalogue.AdminKick.code:
+    case catalogue.TokenRevoked.code:
+      return 'kicked'
+    case catalogue.ReadTimeout.code:
+      return 'timeout'
+    case catalogue.SlowConsumer.code:
+      return 'slow_consumer'
+    case catalogue.Draining.code:
+      return 'draining'
+    default:
+      return 'closed'
+  }
+}
 
 function listenOn(server: Server, port: number, host: string, backlog: number): Promise<number> {
   return new Promise((resolve, reject) => {

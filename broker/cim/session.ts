@@ -19,6 +19,7 @@ import { catalogue, codedError, type ErrorName } from '../../errors.ts'
 import { Writer } from './writer.ts'
 import { kickFrame, loginReplyFrame } from './frames.ts'
 import { Stream } from './stream.ts'
+import type { InboxFloor } from '../../adapters/inbox/index.ts'
 import type { SessionHost as Host } from './host.ts'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -190,18 +191,18 @@ export class Session extends Writer {
 
   /**
    * Enters the logged-in state with the stream starting at the inbox `floor` (every seq up to it was
-   * acked or expired), told to proto=2 clients in LOGIN_REPLY; then handles the frames that
+   * acked or expired, in the floor's epoch), told to proto=2 clients in LOGIN_REPLY; then handles the frames that
    * arrived during the login, in order. The stream starts catching up: stored pushes wait until
    * the caller's login replay is written (live seq N never overtakes stored N−1). Returns whether
    * the session is still logged in after its backlog (so the replay is due).
    */
-  enterLoggedIn(floor: number, userName: string): boolean {
+  enterLoggedIn(floor: InboxFloor, userName: string): boolean {
     const server = this.server
     this.#tail = encodeRecipientTail(this.#userId)
-    this.#stream = new Stream(floor, this.#proto2)
+    this.#stream = new Stream(floor.seq, this.#proto2, floor.epoch)
     this.#state = LOGGED_IN
-    server.onLogin(this)
-    if (this.#proto2) this.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds, floor))
+    server.onLogin(this, userName)
+    if (this.#proto2) this.write(loginReplyFrame(null, 'ok', server.brokerId, server.heartbeatSeconds, floor.seq, floor.epoch))
     this.log('info', { userName, proto: this.#proto2 ? 2 : 1 }, 'logged in')
     const backlog = this.#backlog
     this.#backlog = null

@@ -138,3 +138,29 @@ describe('Stream', () => {
     expect(upstream.redeliverAfter).toBe(2)
   })
 })
+
+describe('Stream epochs', () => {
+  it('a push of another epoch restarts the stream at 0 (the inbox began its seqs again at 1)', () => {
+    const s = new Stream(0, true, 'e1')
+    s.endCatchUp(0, 'login', 0, false)
+    for (let seq = 1; seq <= 57; seq++) {
+      expect(s.offer(seq, 'e1')).toBe(WRITE)
+      s.written(seq, 1)
+    }
+    expect(s.acked(57, 2)).toBe(true)
+    expect(s.offer(1, 'e1')).toBe(SKIP)
+    const oldTail = s.epochTail
+    expect(s.offer(1, 'e2')).toBe(WRITE)
+    expect([s.epoch, s.sentSeq, s.ackedSeq, s.maxSeq]).toEqual(['e2', 0, 0, 0])
+    expect(s.epochTail).not.toEqual(oldTail)
+    expect(s.epochTail.toString()).toContain('e2')
+    // A push that names no epoch (a route that predates them) keeps the stream's.
+    s.written(1, 3)
+    expect(s.offer(2)).toBe(WRITE)
+    expect(s.epoch).toBe('e2')
+  })
+
+  it('a stream without an epoch writes no epoch property', () => {
+    expect(new Stream(0, true).epochTail.length).toBe(0)
+  })
+})

@@ -13,7 +13,11 @@
  *   pushes wait for it (`pendingSeq`), so live seq N never overtakes stored N−1.
  * - `waitingSince`: since when written messages wait for ack progress; after the ack timeout the
  *   sweep redelivers everything above `redeliverAfter` on the same connection.
+ * - `epoch`: which of the user's streams these seqs count in (adapters/inbox InboxFloor). A stored
+ *   message of another epoch means the inbox lost the user's seq counter and began again at 1
+ *   (`restart`): every number above starts over at 0.
  */
+import { epochTail } from './frames.ts'
 
 /** What to do with a live stored push: write it now, leave it to the inbox read in flight, or skip it. */
 export const WRITE = 0
@@ -32,13 +36,45 @@ export class Stream {
   /** Starts true: the login replay runs first, and pushes that arrive meanwhile wait for it. */
   #catchingUp = true
   #pending = 0
+  /**
+   * msgIds of written, unacked messages by seq, for push.acked events: kept only while some sink
+   * listens (`remember`), made on the first one, so a session without events holds none.
+   */
+  #msgIds: Map<number, string> | null = null
+  #epoch: string
+  /** The `epoch` property's bytes, encoded once per epoch: every stored push to this session ends with them. */
+  #epochTail: Buffer | null = null
 
   /**
    * @param floor every seq up to it was acked or expired (the inbox floor read at login).
    * @param clientAcks the client ACKs (proto=2); otherwise a write taken by the socket counts as acked.
+   * @param epoch the epoch of the stream `floor` counts in ('' when the user has none yet).
    */
-  constructor(floor: number, readonly clientAcks: boolean) {
+  constructor(floor: number, readonly clientAcks: boolean, epoch = '') {
     this.#sent = this.#max = this.#acked = floor
+    this.#epoch = epoch
+  }
+
+  get epoch(): string {
+    return this.#epoch
+  }
+
+  get epochTail(): Buffer {
+    return (this.#epochTail ??= epochTail(this.#epoch))
+  }
+
+  /**
+   * The inbox holds the user's messages under another `epoch`: it lost the seq counter (a Redis
+   * that restarted without its data) and seqs began again at 1. What this stream knew counts in
+   * the old epoch, so it starts over at 0; an inbox read in flight reads again from there (catchUp).
+   */
+  restart(epoch: string): void {
+    this.#epoch = epoch
+    this.#epochTail = null
+    this.#sent = this.#max = this.#acked = 0
+    this.#pending = 0
+    this.#waitingSince = 0
+    this.#msgIds = null
   }
 
   get sentSeq(): number {
@@ -65,8 +101,12 @@ export class Stream {
     return this.#pending
   }
 
-  /** A live push of stored message `seq`: write it, queue it behind the inbox read, or skip it (already written). */
-  offer(seq: number): Offer {
+  /**
+   * A live push of stored message `seq` (of `epoch`, when the route named it): write it, queue it
+   * behind the inbox read, or skip it (already written). A new epoch restarts the stream first.
+   */
+  offer(seq: number, epoch?: string): Offer {
+    if (epoch !== undefined && epoch !== this.#epoch) this.restart(epoch)
     if (this.#catchingUp) {
       if (seq > this.#pending) this.#pending = seq
       return QUEUE
@@ -102,6 +142,28 @@ export class Stream {
     if (upto > this.#max) this.#max = upto
     this.#waitingSince = this.#max > upto ? now : 0
     return true
+  }
+
+  /** Stored message `seq` carrying `msgId` was written: its push.acked event will name it. */
+  remember(seq: number, msgId: string): void {
+    (this.#msgIds ??= new Map()).set(seq, msgId)
+  }
+
+  /**
+   * The remembered messages with seq ≤ `upto`, in seq order, forgotten as they are returned (an
+   * ack is cumulative: everything up to it arrived).
+   */
+  takeAcked(upto: number): Array<[seq: number, msgId: string]> {
+    const map = this.#msgIds
+    const out: Array<[number, string]> = []
+    if (map === null) return out
+    for (const entry of map) {
+      if (entry[0] > upto) continue
+      out.push(entry)
+      map.delete(entry[0])
+    }
+    // Mostly in order already (written in seq order); a redelivery may have re-set some.
+    return out.sort((a, b) => a[0] - b[0])
   }
 
   /** Where a redelivery reads the inbox from: above the client's ACK, or above the written run (upstream). */

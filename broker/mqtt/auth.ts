@@ -52,18 +52,20 @@ export function aclForward(acl: MqttAcl, next: NonNullable<AedesOptions['authori
 }
 
 /**
- * CONNACK code of a refused CONNECT: 5 "not authorized" for a valid token of another client id
- * (CIM_FORBIDDEN) or when no credentials were sent, else 4 "bad username or password".
+ * CONNACK code of a refused CONNECT: the refusal's own `connack` when it names one (the auth
+ * webhook: 5 for a denial, 3 when it did not decide); else 5 "not authorized" for a valid token of
+ * another client id (CIM_FORBIDDEN) or when no credentials were sent, else 4 "bad username or password".
  */
-function refusalConnack(code: string | undefined, sentCredentials: boolean): number {
+function refusalConnack(code: string | undefined, sentCredentials: boolean, connack: number | undefined): number {
+  if (connack !== undefined) return connack
   if (code === 'CIM_FORBIDDEN' || !sentCredentials) return ConnackCode.NOT_AUTHORIZED
   return ConnackCode.BAD_USERNAME_OR_PASSWORD
 }
 
 /** A refusal's catalogue code and reason (a plain string from a hook means CIM_UNAUTHORIZED). */
-function refusalOf(decision: Exclude<DeviceAuthDecision, true>): { code: string; reason: string } {
+function refusalOf(decision: Exclude<DeviceAuthDecision, true>): { code: string; reason: string; connack?: number } {
   if (typeof decision === 'string') return { code: 'CIM_UNAUTHORIZED', reason: decision }
-  if ('code' in decision) return { code: decision.code, reason: decision.message }
+  if ('code' in decision) return { code: decision.code, reason: decision.message, connack: decision.connack }
   return { code: 'CIM_UNAUTHORIZED', reason: 'refused' }
 }
 
@@ -145,12 +147,12 @@ export function aedesAuthHandlers({ auth, acl, config, logger }: AedesAuthOption
       auth.authenticateDevice({ clientId: client.id, username, password, remoteAddress }).then(
         (decision) => {
           if (decision === true || isDeviceGrant(decision)) {
-            ;(client as WithAcl)[ACL] = acl.forClient(client.id, decision === true ? 'device' : decision.role)
+            ;(client as WithAcl)[ACL] = decision === true ? acl.forClient(client.id) : acl.forClient(client.id, decision.role, decision.acl)
             return done(null, true)
           }
-          const { code, reason } = refusalOf(decision)
+          const { code, reason, connack } = refusalOf(decision)
           logger.info({ clientId: client.id, remoteAddress, code, reason }, 'mqtt connect refused')
-          done(connackError(refusalConnack(code, username !== undefined || password !== undefined), reason), false)
+          done(connackError(refusalConnack(code, username !== undefined || password !== undefined, connack), reason), false)
         },
         (err: unknown) => {
           logger.error({ err, clientId: client.id }, 'mqtt authenticateDevice failed')

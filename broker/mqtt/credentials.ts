@@ -8,9 +8,13 @@
 import { codedError, isCatalogued } from '../../errors.ts'
 import type { TokenService } from '../../security/tokens.ts'
 import { mqttRoleOf, type MqttRole } from '../../security/mqtt-acl.ts'
+import type { MqttAclRule } from '../../config.ts'
 
-/** A device let in, with the MQTT role its token names (absent: 'device'). */
-export interface DeviceGrant { role: MqttRole }
+/**
+ * A device let in, with the MQTT role its token names (absent: 'device') and, from the auth webhook,
+ * topic rules of its own (docs/security.md, Auth webhook).
+ */
+export interface DeviceGrant { role: MqttRole; acl?: MqttAclRule[] }
 
 /** A refusal with its catalogue code (CIM_UNAUTHORIZED, CIM_FORBIDDEN, CIM_TOKEN_EXPIRED, CIM_TOKEN_REVOKED). */
 export interface DeviceRefusal { code: string; message: string }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from 'aedes'
 import type { Logger } from 'pino'
-import type { PresenceTable } from '../../adapters/presence/index.ts'
+import type { PresenceEntry, PresenceTable } from '../../adapters/presence/index.ts'
 
 interface DeviceConnection {
   client: Client
@@ -69,9 +69,20 @@ export class DeviceConnections {
     if (conn.claimed) this.track(this.release(client.id, conn))
   }
 
-  /** Client ids connected here (for the broker's presence heartbeat). */
+  /** Client ids connected here. */
   ids(): string[] {
     return [...this.byId.keys()]
+  }
+
+  /**
+   * The presence entries of the clients connected here (the broker's presence heartbeat, which
+   * writes back any the store lost). A client whose claim failed is in it too: it is connected.
+   */
+  entries(): PresenceEntry[] {
+    const { brokerId } = this.opts
+    const out: PresenceEntry[] = []
+    for (const [id, conn] of this.byId) out.push({ id, brokerId, connId: conn.connId, since: conn.since })
+    return out
   }
 
   get size(): number {

@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events'
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
+import type { RetainedLedger } from '../../adapters/mqtt/index.ts'
 import { newMqttStats, type MqttNode, type MqttNodeDeps, type MqttPublish, type MqttStats } from '../types.ts'
 import { MqttAcl } from '../../security/mqtt-acl.ts'
 import { aclForward, aedesAuthHandlers, remoteAddressOf } from './auth.ts'
@@ -15,6 +16,9 @@ import { MqttListeners } from './listeners.ts'
 import { parseWsOrigins } from './origins.ts'
 import { subscribeServerSide } from './subscriptions.ts'
 import { createUplinkHandler } from './uplink.ts'
+import { catalogue } from '../../errors.ts'
+import { DeviceEvents } from './device-events.ts'
+import { Events } from '../../events/index.ts'
 
 /** aedes' client with its subscriptions by topic filter (present at runtime, absent from the typings). */
 type ClientWithSubscriptions = Client & { subscriptions: Record<string, { qos?: number }> }
@@ -39,10 +43,14 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
     logger,
   })
   let aedes: Aedes | undefined
+  let retained: RetainedLedger | undefined
   let starting: Promise<Aedes> | undefined
   let closing: Promise<void> | undefined
   const limits = { maxQueuedBytes: config.mqttMaxQueuedBytes, maxPacketBytes: config.mqttMaxPacketBytes }
+  const deviceEvents = new DeviceEvents(deps.events ?? new Events(deps.brokerId))
   const reportLimit: LimitReport = (client, code, message) => {
+    if (code === catalogue.SlowConsumer.code) stats.slowConsumers++
+    deviceEvents.limit(client, code)
     logger.warn({ clientId: client.id, remoteAddress: remoteAddressOf(client), code }, message)
   }
   const listeners = new MqttListeners((stream, req) => {
@@ -51,7 +59,9 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   }, logger, parseWsOrigins(config.wsOrigins), config.mqttMaxPacketBytes + MQTT_FIXED_HEADER_MAX)
 
   async function start(): Promise<Aedes> {
-    const { mq, persistence, retained } = deps.adapters.mqtt()
+    const backend = deps.adapters.mqtt()
+    const { mq, persistence } = backend
+    retained = backend.retained
     capRetained(persistence, retained, {
       maxCount: config.retainedMaxCount, maxBytes: config.retainedMaxBytes, maxMessageBytes: config.retainedMaxMessageBytes,
     }, (topic, code, message) => logger.warn({ topic, code }, message))
@@ -67,13 +77,15 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
   }
 
   function wire(broker: Aedes): void {
-    const relay = createUplinkHandler({ prefix: config.uplinkPrefix, uplink: deps.uplink, logger })
+    const relay = createUplinkHandler({ prefix: config.uplinkPrefix, uplink: deps.uplink, logger, events: deps.events })
+    deviceEvents.wire(broker)
 
     // 'clientReady' fires after CONNACK and after the offline queue was flushed. Subscribe first,
     // claim presence second: whoever finds the device in presence can push to it at once.
     broker.on('clientReady', (client: Client) => {
       stats.connects++
       devices.add(client)
+      deviceEvents.connected(client)
       subscribeServerSide(client, config).then(
         () => devices.claim(client),
         (err: unknown) => logger.error({ err, clientId: client.id }, 'mqtt server-side subscribe failed'),
@@ -82,6 +94,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
     broker.on('clientDisconnect', (client: Client) => {
       stats.disconnects++
       devices.remove(client)
+      deviceEvents.disconnected(client)
     })
     broker.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
       // client is null for the server's own publishes ($SYS, backend pushes): never uplink.
@@ -123,6 +136,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
         listeners.stopAccepting()
         // A listen() still creating aedes must finish first, or its broker would outlive close().
         const broker = starting ? await starting.catch(() => undefined) : undefined
+        deviceEvents.drain()
         if (broker) {
           // aedes.close() disconnects every registered client (their wills fire as for a crash:
           // they did not send DISCONNECT), then closes the mq.
@@ -150,8 +164,16 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       return aedes?.connectedClients ?? 0
     },
 
+    async retainedTally() {
+      return retained ? retained.tally() : { count: 0, bytes: 0 }
+    },
+
     deviceIds() {
       return devices.ids()
+    },
+
+    deviceEntries() {
+      return devices.entries()
     },
 
     disconnect(clientId, code, reason) {
@@ -159,6 +181,7 @@ export function createMqttNode(deps: MqttNodeDeps): MqttNode {
       const client = (aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[clientId]
       if (!client) return false
       logger.info({ clientId, code, reason }, 'mqtt client disconnected')
+      deviceEvents.note(client, 'revoked')
       client.close()
       return true
     },

@@ -14,20 +14,22 @@ import { silentLogger, testConfig } from '../../test/support/config.ts'
 import { connectMqtt, inbox } from '../../test/support/mqtt.ts'
 import { rawConnect, rawMqtt } from '../../test/support/raw-mqtt.ts'
 import { eventually } from '../../test/support/wait.ts'
+import { newMqttStats, type MqttStats } from '../types.ts'
 
 const opened: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of opened.splice(0).reverse()) await close() })
 
-async function start(overrides: Partial<Config> = {}): Promise<{ port: number; wsPort: number }> {
+async function start(overrides: Partial<Config> = {}): Promise<{ port: number; wsPort: number; stats: MqttStats }> {
   const adapters = createMemoryAdapters()
   const config = testConfig(overrides)
+  const stats = newMqttStats()
   const node = createMqttNode({
-    config, adapters, logger: silentLogger, brokerId: 'b1', uplink: () => {},
+    config, adapters, logger: silentLogger, brokerId: 'b1', uplink: () => {}, stats,
     auth: defaultAuth({ accounts: adapters.accounts, devicePushTopic: config.devicePushTopic, broadcastTopic: config.broadcastTopic }),
   })
   opened.push(async () => { await node.close(); await adapters.close() })
   const ports = await node.listen()
-  return { port: ports.mqttPort, wsPort: ports.wsPort }
+  return { port: ports.mqttPort, wsPort: ports.wsPort, stats }
 }
 
 /** MQTT's variable-length "remaining length": 7 bits a byte, high bit = more follow. */
@@ -120,7 +122,7 @@ describe('MQTT connection limits', () => {
   })
 
   it('drops a WebSocket subscriber that stops reading; publishes to the others carry on', async () => {
-    const { port, wsPort } = await start({ mqttMaxQueuedBytes: 256 * 1024 })
+    const { port, wsPort, stats } = await start({ mqttMaxQueuedBytes: 256 * 1024 })
     const good = await connectMqtt(`mqtt://127.0.0.1:${port}`, 'good')
     const got = inbox(good)
     await good.subscribeAsync('fan/out')
@@ -138,5 +140,7 @@ describe('MQTT connection limits', () => {
     await eventually(() => got.length === 200, 10_000, 'every publish at the good subscriber')
     ;(ws as unknown as { _socket: { resume(): void } })._socket.resume()
     await wsClosed
+    // Counted for the broker's cim_slow_consumer_disconnects_total{protocol="mqtt"}.
+    expect(stats.slowConsumers).toBe(1)
   })
 })

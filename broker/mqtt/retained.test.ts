@@ -44,6 +44,12 @@ describe.each<StoreKind>(['memory', 'redis'])('retained caps (%s)', (kind) => {
     await postJson(`${n.routeUrl}/v1/publish`, { topic: 'marker', payload: 'm' })
     const retained = (await settled(got, 'marker')).filter((m) => m.retain).map((m) => `${m.topic}:${m.payload.length}`)
     expect(retained.sort()).toEqual(['r/1:60', 'r/3:40'])
+    // Each broker's /metrics reads the same tally (README "Operations").
+    for (const b of n.brokers) {
+      const text = await (await fetch(`http://127.0.0.1:${b.ports.httpPort}/metrics`)).text()
+      expect(text).toMatch(/^mqtt_retained_messages 2$/m)
+      expect(text).toMatch(/^mqtt_retained_bytes 100$/m)
+    }
   })
 
   it('an MQTT client retaining past the caps is disconnected and nothing is delivered; the count is cluster-wide', async () => {

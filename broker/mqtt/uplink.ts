@@ -1,16 +1,20 @@
 /**
  * Device uplink: a publish from a device under `config.uplinkPrefix` is handed to the relay
- * (webhook, queue, log). The relay runs beside delivery, never in its way: a relay that throws or
- * rejects is logged and the MQTT flow carries on.
+ * (a hooks module's function, or the default log line) and, when some sink listens, emitted as a
+ * device.uplink event (README "Events to your backend"). Both run beside delivery, never in its
+ * way: a relay that throws or rejects is logged and the MQTT flow carries on.
  */
 import type { Logger } from 'pino'
 import type { UplinkMessage, UplinkRelay } from '../types.ts'
+import type { Events } from '../../events/index.ts'
 
 export interface UplinkHandlerOptions {
   /** Topic prefix that marks uplink, e.g. `uplink/`. An empty prefix relays nothing. */
   prefix: string
   uplink: UplinkRelay
   logger: Logger
+  /** device.uplink events go here when it has a sink. */
+  events?: Events
 }
 
 /** The part of an aedes publish packet the relay reads. */
@@ -21,7 +25,7 @@ export interface UplinkPacket {
 }
 
 /** Returns `(deviceId, packet) => void`, called for every publish made by a client. */
-export function createUplinkHandler({ prefix, uplink, logger }: UplinkHandlerOptions): (deviceId: string, packet: UplinkPacket) => void {
+export function createUplinkHandler({ prefix, uplink, logger, events }: UplinkHandlerOptions): (deviceId: string, packet: UplinkPacket) => void {
   const onError = (err: unknown, msg: UplinkMessage) =>
     logger.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'uplink relay failed')
 
@@ -33,6 +37,9 @@ export function createUplinkHandler({ prefix, uplink, logger }: UplinkHandlerOpt
       payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
       qos: packet.qos,
       receivedAt: Date.now(),
+    }
+    if (events?.active) {
+      events.emit({ type: 'device.uplink', clientId: deviceId, topic: msg.topic, payload: msg.payload.toString('base64'), qos: msg.qos, ts: msg.receivedAt })
     }
     try {
       const result = uplink(msg)

@@ -89,10 +89,13 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     // listener either way, so each text is pushed (or stored) as its own message, in order.
     const statuses = []
     for (const text of texts) {
+      const msgId = randomUUID()
       const [result] = await pushToUsers(app.brokers, ctx, {
-        userIds: [receiveUserId], text, properties, qos: 1, msgId: randomUUID(), checkAccounts: false,
+        userIds: [receiveUserId], text, properties, qos: 1, msgId, checkAccounts: false,
       })
       statuses.push(result)
+      // Sent (delivered, or stored for the offline receiver); a refused one was not.
+      if (ctx.events.active && result.status !== 'rejected') ctx.events.emit({ type: 'user.message', from: userId, to: receiveUserId, text, msgId })
     }
     const rejected = statuses.find((r) => r.status === 'rejected')
     if (rejected?.code === catalogue.InboxFull.code) {
@@ -109,7 +112,9 @@ const compat: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
     const properties = await sender(userId)
     checkMessageSize(ctx, msg, properties)
     const others = (await online.all()).filter((e) => e.id !== String(userId))
-    await deliver(app.brokers, groupByBroker(others), { text: msg, properties, msgId: randomUUID() })
+    const msgId = randomUUID()
+    await deliver(app.brokers, groupByBroker(others), { text: msg, properties, msgId })
+    if (ctx.events.active) ctx.events.emit({ type: 'user.message', from: userId, text: msg, msgId })
     return ok(req, null)
   })
 

@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Refuse writes from now on; resolves when those in flight were answered, or after `maxWaitMs`. */
     stopAccepting(maxWaitMs: number): Promise<void>
+    /** True once stopAccepting() was called (GET /ready answers 503 from then on). */
+    isDraining(): boolean
   }
 }
 
@@ -40,6 +42,7 @@ async function drainingPlugin(app: FastifyInstance): Promise<void> {
     done()
   })
 
+  app.decorate('isDraining', () => draining)
   app.decorate('stopAccepting', async (maxWaitMs: number) => {
     draining = true
     if (inFlight === 0) return

@@ -49,6 +49,20 @@ describe('GET /metrics on the route', () => {
     expect(text).toMatch(/^cim_route_bus_round_trip_seconds_count\{request="publish"\} 1$/m)
   })
 
+  it('reports the inbox (stored, bytes, expired) and the process, read at scrape time', async () => {
+    h = await routeHarness()
+    broker = await FakeBroker.start(h.adapters, { id: 'b1' })
+    const ts = Date.now()
+    await h.adapters.inbox.append(1, { msgId: 'm1', text: 'kept', properties: {}, ts, ttlMs: 60_000 })
+    await h.adapters.inbox.append(1, { msgId: 'm2', text: 'gone', properties: {}, ts: ts - 10, ttlMs: 1 })
+    const text = await metrics()
+    expect(text).toMatch(/^cim_inbox_stored_messages 1$/m)
+    expect(text).toMatch(/^cim_inbox_expired_total 1$/m)
+    expect(Number(/^cim_inbox_stored_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(512)
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m)
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m)
+  })
+
   it('has its own registry per app and stays out of the OpenAPI document', async () => {
     h = await routeHarness()
     broker = await FakeBroker.start(h.adapters, { id: 'b1' })

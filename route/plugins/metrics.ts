@@ -5,7 +5,10 @@
  * - `cim_route_push_results_total{target,status}`: per-target push answers (delivered, queued,
  *   offline, rejected) for users and devices;
  * - `cim_route_bus_round_trip_seconds{request}`: how long brokers take to answer bus requests
- *   (a broker that does not answer counts with the delivery timeout).
+ *   (a broker that does not answer counts with the delivery timeout);
+ * - the inbox (`cim_inbox_*`), the node's event sinks (`cim_events_*`) and prom-client's default
+ *   process metrics (`process_*`, `nodejs_*`): ../../metrics.ts, shared with the broker.
+ * README "Operations" lists them all.
  * One Registry per app (not prom-client's global one), so several apps in one process never
  * collide. On the push path no prom-client call: histogram children (scraped-histogram.ts) and plain
  * counts, turned into series when /metrics is scraped.
@@ -15,6 +18,9 @@ import { Counter, Registry } from 'prom-client'
 import type { RequestKind } from '../../broker/api/index.ts'
 import type { BrokerClient } from '../../broker/api/client.ts'
 import { ScrapedHistogram, type HistogramChild } from './scraped-histogram.ts'
+import type { Inbox } from '../../adapters/inbox/index.ts'
+import type { Events } from '../../events/index.ts'
+import { registerEventMetrics, registerInboxMetrics, registerProcessMetrics } from '../../metrics.ts'
 
 export type PushStatus = 'delivered' | 'queued' | 'offline' | 'rejected' | 'unknown'
 type Target = 'user' | 'device'
@@ -23,6 +29,15 @@ const STATUSES: readonly PushStatus[] = ['delivered', 'queued', 'offline', 'reje
 
 /** Seconds; pushes answer in milliseconds, timeouts take seconds. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** What the route's /metrics reads besides its own counts; each part is optional. */
+export interface RouteMetricsSources {
+  inbox?: Inbox
+  /** The node's events: its sinks' queue depth, sent, retries, dead letters, dropped. */
+  events?: Events
+  /** prom-client's default process metrics. Default true. */
+  process?: boolean
+}
 
 export class RouteMetrics {
   readonly registry = new Registry()
@@ -45,7 +60,10 @@ export class RouteMetrics {
   /** route template → method → status → histogram child: map lookups per request, no string building. */
   private readonly requestChildren = new Map<string, Map<string, Map<number, HistogramChild>>>()
 
-  constructor() {
+  constructor(sources: RouteMetricsSources = {}) {
+    if (sources.process ?? true) registerProcessMetrics(this.registry)
+    if (sources.inbox) registerInboxMetrics(this.registry, sources.inbox)
+    if (sources.events) registerEventMetrics(this.registry, sources.events)
     const results = this.results
     new Counter({
       name: 'cim_route_push_results_total',

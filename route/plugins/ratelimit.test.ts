@@ -74,7 +74,7 @@ describe('REST rate limits', () => {
 
   it('health, metrics, the OpenAPI document and Swagger UI are exempt', async () => {
     await setup({ rateLimitPerAddress: 1 })
-    for (const url of ['/metrics', '/openapi.json', '/docs', '/docs/static/index.html']) {
+    for (const url of ['/health', '/ready', '/metrics', '/openapi.json', '/docs', '/docs/static/index.html']) {
       const codes = await statuses(5, () => get(url))
       expect(codes[0], url).toBeLessThan(400)
       expect(new Set(codes), url).toEqual(new Set([codes[0]]))

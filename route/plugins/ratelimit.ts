@@ -5,7 +5,7 @@
  *   callers without a key (open mode, public routes; IPv6 counted per /64);
  * - registrations (`POST /v1/users`, compat `POST /registerAccount`, one counter for both):
  *   `--registrations-per-address` per minute per key or address, instead of the above;
- * - exempt: /health, /metrics, /openapi.json, /docs (monitoring and documentation);
+ * - exempt: /health, /ready, /metrics, /openapi.json, /docs (monitoring and documentation);
  * - 0 turns a limit off; all three 0: the plugin is not installed at all.
  * Over the limit: 429 CIM_RATE_LIMITED in the catalogue body, `Retry-After` (seconds) and the
  * plugin's `x-ratelimit-*` headers (compat routes answer in upstream's wrapper, HTTP 200, as every
@@ -29,8 +29,8 @@ export interface RateLimitPluginOptions {
   counter: RateCounter
 }
 
-/** Routes no limit applies to: health, metrics and the API's documentation. */
-const EXEMPT = /^\/(health|metrics|openapi\.json|docs)(\/|$)/
+/** Routes no limit applies to: health, readiness, metrics and the API's documentation. */
+const EXEMPT = /^\/(health|ready|metrics|openapi\.json|docs)(\/|$)/
 
 /** The routes that create accounts; they share one per-minute counter. */
 function isRegistration(route: RouteOptions): boolean {

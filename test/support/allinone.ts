@@ -9,6 +9,7 @@ import { createBroker } from '../../broker/index.ts'
 import { buildApp } from '../../route/app.ts'
 import type { Broker, BrokerPorts } from '../../broker/types.ts'
 import { silentLogger, testConfig } from './config.ts'
+import type { Events } from '../../events/index.ts'
 
 export interface AllInOne {
   config: Config
@@ -20,11 +21,11 @@ export interface AllInOne {
   close(): Promise<void>
 }
 
-export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters(overrides)): Promise<AllInOne> {
+export async function startAllInOne(overrides: Partial<Config> = {}, adapters: Adapters = createMemoryAdapters(overrides), events?: Events): Promise<AllInOne> {
   const config = testConfig(overrides)
-  const broker = createBroker({ config, adapters, logger: silentLogger })
+  const broker = createBroker({ config, adapters, logger: silentLogger, events })
   const ports = await broker.listen()
-  const app = await buildApp({ config, adapters, logger: silentLogger })
+  const app = await buildApp({ config, adapters, logger: silentLogger, events })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
@@ -35,6 +36,7 @@ export async function startAllInOne(overrides: Partial<Config> = {}, adapters: A
     async close() {
       await broker.close()
       await app.close()
+      await events?.close()
       await adapters.close()
     },
   }

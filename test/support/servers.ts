@@ -19,7 +19,10 @@ export interface RedisServer {
   port: number
   /** Kills the server and removes its temp dir. */
   stop(): Promise<void>
-  /** Kills the server and starts a new one on the same port (empty: nothing is persisted), after `downMs` (default 0). */
+  /**
+   * Kills the server (kill -9) and starts a new one on the same port, after `downMs` (default 0).
+   * It comes back empty (nothing is persisted) with a new `run_id`, unless the test SAVEd first.
+   */
   restart(downMs?: number): Promise<void>
 }
 
@@ -29,6 +32,12 @@ export interface ZooKeeperServer {
   stop(): Promise<void>
   /** Kills the JVM and starts it again on the same port and data dir (sessions and znodes survive), after `downMs` (default 0). */
   restart(downMs?: number): Promise<void>
+  /**
+   * Kills the JVM (kill -9) and starts an empty server on the same port, after `downMs` (default 0):
+   * every session and znode is gone, as after losing the server's disk. Clients reconnecting with
+   * their old session are told it expired.
+   */
+  restartEmpty(downMs?: number): Promise<void>
 }
 
 const REDIS_BIN = process.env.CIM_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
@@ -210,7 +219,15 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
   }
 
   await launch()
-  return { connectString: `127.0.0.1:${port}`, port, ...lifecycle(() => child, dir, launch) }
+  const { stop, restart } = lifecycle(() => child, dir, launch)
+  const restartEmpty = async (downMs = 0) => {
+    await kill(child)
+    await rm(join(dir, 'data'), { recursive: true, force: true })
+    await mkdir(join(dir, 'data'))
+    await sleep(downMs)
+    await launch()
+  }
+  return { connectString: `127.0.0.1:${port}`, port, stop, restart, restartEmpty }
 }
 
 // ---------------------------------------------------------------------------------------------

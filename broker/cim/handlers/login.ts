@@ -9,6 +9,7 @@
  */
 import type { RequestFrame } from '../../../proto/codec.ts'
 import { codedError, isCatalogued } from '../../../errors.ts'
+import { isUserGrant } from '../../auth.ts'
 import { LOGGING_IN, type Session, type SessionHost } from '../session.ts'
 import { catchUp } from '../replay.ts'
 import type { PresenceEntry } from '../../../adapters/presence/index.ts'
@@ -16,7 +17,8 @@ import type { PresenceEntry } from '../../../adapters/presence/index.ts'
 export async function login(session: Session, frame: RequestFrame): Promise<void> {
   const server = session.server
   const userId = frame.requestId
-  const userName = frame.reqMsg
+  const claimedName = frame.reqMsg
+  let userName = claimedName
   session.beginLogin(frame.properties.proto === '2')
   let replay = false
   try {
@@ -33,10 +35,12 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
       return session.refuseLogin(err.code, err.message)
     }
     const decision = await server.auth.authenticateUser({
-      userId, userName, token: frame.properties.token, remoteAddress: session.socket.remoteAddress,
+      userId, userName: claimedName, token: frame.properties.token, remoteAddress: session.socket.remoteAddress,
     })
     if (session.state !== LOGGING_IN) return // closed while waiting
-    if (decision !== true) {
+    // The auth webhook may let the user in under another name (docs/security.md, Auth webhook).
+    if (isUserGrant(decision)) userName = decision.userName
+    else if (decision !== true) {
       // A hook's string reason means CIM_UNAUTHORIZED; a coded refusal (an expired or revoked
       // token) keeps its code so the client knows to fetch a new token.
       const err = typeof decision === 'string' || !isCatalogued(decision.code)
@@ -77,8 +81,8 @@ export async function login(session: Session, frame: RequestFrame): Promise<void
 
     // From here on, ending the session releases the presence entry.
     session.bind(userId, connId)
-    // Where the user's sequence stands: every seq up to it was acked or expired. Read before the
-    // session takes pushes, so the replay below starts exactly there.
+    // Where the user's sequence stands: every seq up to it was acked or expired (in its epoch). Read
+    // before the session takes pushes, so the replay below starts exactly there.
     const floor = await server.adapters.inbox.floor(userId)
     if (session.state !== LOGGING_IN) return
 

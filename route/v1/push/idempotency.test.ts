@@ -30,7 +30,9 @@ describe('idempotencyKey', () => {
     await b1.connect(on, 'on')
     const body = { userIds: [on, off], message: 'once', qos: 1, idempotencyKey: 'order-17' }
     const first = await post(body, '/v1/push/users')
-    expect(first.json().results).toEqual([{ userId: on, status: 'delivered' }, { userId: off, status: 'queued' }])
+    expect(first.json().results).toEqual([
+      { userId: on, status: 'delivered', msgId: expect.any(String), seq: 1 }, { userId: off, status: 'queued', msgId: expect.any(String), seq: 1 },
+    ])
     expect(first.headers['idempotent-replayed']).toBeUndefined()
     // Meanwhile `off` came online: a real re-run would now say delivered. The repeat does not run.
     await b1.connect(off, 'off')
@@ -62,7 +64,8 @@ describe('idempotencyKey', () => {
     const url = `/v1/push/users/${id}`
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) =>
       post({ message: 'race', qos: 1, idempotencyKey: 'race-1' }, url, i % 2 ? second : h.app)))
-    for (const r of answers) expect(r.json()).toEqual({ results: [{ userId: id, status: 'delivered' }] })
+    for (const r of answers) expect(r.json()).toEqual(answers[0].json())
+    expect(answers[0].json()).toEqual({ results: [{ userId: id, status: 'delivered', msgId: expect.any(String), seq: 1 }] })
     expect(answers.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(7)
     expect(b1.of('push')).toHaveLength(1)
     expect(await h.adapters.inbox.list(id)).toHaveLength(1)
@@ -83,7 +86,7 @@ describe('idempotencyKey', () => {
     const body = { message: 'retry me', qos: 1, idempotencyKey: 'flaky' }
     expect((await post(body, `/v1/push/users/${id}`)).statusCode).toBe(500)
     const retry = await post(body, `/v1/push/users/${id}`)
-    expect(retry.json()).toEqual({ results: [{ userId: id, status: 'queued' }] })
+    expect(retry.json()).toMatchObject({ results: [{ userId: id, status: 'queued', seq: 1 }] })
     expect(msgIds).toHaveLength(2)
     expect(msgIds[1]).toBe(msgIds[0])
   })

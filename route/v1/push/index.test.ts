@@ -64,8 +64,8 @@ describe('POST /v1/push/users/{userId}', () => {
     await setup()
     const id = await register('a')
     const res = await post(`/v1/push/users/${id}`, { message: 'later', qos: 1, ttlSeconds: 60, idempotencyKey: 'order-17' })
-    expect(res.json()).toEqual({ results: [{ userId: id, status: 'queued' }] })
     const [stored] = await h.adapters.inbox.list(id)
+    expect(res.json()).toEqual({ results: [{ userId: id, status: 'queued', msgId: stored.msgId, seq: stored.seq }] })
     expect(stored).toMatchObject({
       seq: 1, text: 'later',
       properties: { sendUserId: '0', sendUserName: 'system', receiveUserId: String(id) },
@@ -80,7 +80,7 @@ describe('POST /v1/push/users/{userId}', () => {
     const id = await register('a')
     await b1.connect(id, 'a')
     for (const text of ['one', 'two']) {
-      expect((await post(`/v1/push/users/${id}`, { message: text, qos: 1 })).json()).toEqual({ results: [{ userId: id, status: 'delivered' }] })
+      expect((await post(`/v1/push/users/${id}`, { message: text, qos: 1 })).json()).toEqual({ results: [{ userId: id, status: 'delivered', msgId: expect.any(String), seq: text === 'one' ? 1 : 2 }] })
     }
     const stored = await h.adapters.inbox.list(id)
     expect(stored.map((m) => [m.seq, m.text])).toEqual([[1, 'one'], [2, 'two']])
@@ -190,11 +190,12 @@ describe('POST /v1/push/users', () => {
     await post(`/v1/push/users/${on2}`, { message: 'earlier', qos: 1 }) // on2's next seq is 2
     const unknown = 99
     const res = await post('/v1/push/users', { userIds: [on1, on2, on3, off, unknown], message: 'm', qos: 1 })
+    const msgId = res.json().results[0].msgId
     expect(res.json().results).toEqual([
-      { userId: on1, status: 'delivered' },
-      { userId: on2, status: 'delivered' },
-      { userId: on3, status: 'delivered' },
-      { userId: off, status: 'queued' },
+      { userId: on1, status: 'delivered', msgId, seq: 1 },
+      { userId: on2, status: 'delivered', msgId, seq: 2 },
+      { userId: on3, status: 'delivered', msgId, seq: 1 },
+      { userId: off, status: 'queued', msgId, seq: 1 },
       { userId: unknown, status: 'rejected', code: 'CIM_USER_NOT_FOUND' },
     ])
     const batch = b1.of('push').filter((p) => p.text === 'm')

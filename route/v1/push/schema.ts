@@ -40,6 +40,8 @@ const UserResult = Type.Object({
       + 'evicted; CIM_USER_NOT_FOUND: no such user, in a list push).',
   }),
   code: Type.Optional(Type.String({ description: 'Why the target was rejected (CIM_USER_NOT_FOUND, CIM_INBOX_FULL)' })),
+  msgId: Type.Optional(Type.String({ description: 'qos 1, stored: the message id; the push.acked event names it when the app acknowledges it' })),
+  seq: Type.Optional(Type.Integer({ minimum: 1, description: 'qos 1, stored: this user\'s seq of the message (also in push.acked)' })),
 }, { additionalProperties: false })
 
 /** The 400 answer of a user push, which also refuses reserved property names. */
