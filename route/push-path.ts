@@ -5,6 +5,7 @@
  * `queued` (qos 1, stored) or `offline` (qos 0).
  */
 import type { BrokerClient } from '../broker/api/client.ts'
+import type { PushReply } from '../broker/api/index.ts'
 import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
@@ -80,15 +81,19 @@ export async function deliver(brokers: BrokerClient, groups: Map<string, number[
   // One broker (every single-user push, most small batches): no Promise.all around one request.
   if (groups.size === 1) {
     const [[brokerId, userIds]] = groups
-    await deliverTo(brokers, brokerId, userIds, msg, stored, ts, out)
+    const answered = deliverTo(brokers, brokerId, userIds, msg, stored, ts, out)
+    if (answered) await answered
   } else {
     await Promise.all(Array.from(groups, ([brokerId, userIds]) => deliverTo(brokers, brokerId, userIds, msg, stored, ts, out)))
   }
   return out
 }
 
-/** One broker's push request; its answers land in `out` (only for users it was asked about). */
-async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: number[], msg: TextMessage, stored: StoredSeqs | undefined, ts: number | undefined, out: Delivered): Promise<void> {
+/**
+ * One broker's push request; its answers land in `out` (only for users it was asked about). A
+ * broker in this process answers within the call (broker/api/local.ts): then no promise at all.
+ */
+function deliverTo(brokers: BrokerClient, brokerId: string, userIds: number[], msg: TextMessage, stored: StoredSeqs | undefined, ts: number | undefined, out: Delivered): Promise<void> | undefined {
   let groupSeqs: Record<string, number> | undefined
   let groupEpochs: Record<string, string> | undefined
   if (stored) {
@@ -99,7 +104,14 @@ async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: numbe
       groupEpochs[id] = stored.epochs[id]
     }
   }
-  const reply = await brokers.push(brokerId, { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, epochs: groupEpochs, ts })
+  const req = { userIds, text: msg.text, properties: msg.properties, msgId: msg.msgId, seqs: groupSeqs, epochs: groupEpochs, ts }
+  const here = brokers.pushHere(brokerId, req)
+  if (here !== undefined && !(here instanceof Promise)) return collect(here, userIds, out)
+  return (here ?? brokers.push(brokerId, req)).then((reply) => collect(reply, userIds, out))
+}
+
+/** A broker's answer into `out`, for the users it was asked about only. */
+function collect(reply: PushReply, userIds: number[], out: Delivered): undefined {
   if (userIds.length === 1) {
     // The common single-user push: no Set of the asked ids.
     const id = userIds[0]
@@ -110,6 +122,7 @@ async function deliverTo(brokers: BrokerClient, brokerId: string, userIds: numbe
   const asked = new Set(userIds)
   for (const id of reply.delivered) if (asked.has(id)) out.delivered.add(id)
   for (const id of reply.queued ?? []) if (asked.has(id)) out.queued.add(id)
+  return undefined
 }
 
 /**

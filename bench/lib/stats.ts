@@ -79,7 +79,7 @@ export const LATE_TOLERANCE = 0.001
 
 /**
  * Whether an open-loop sender kept its rate: at most LATE_TOLERANCE (0.1%) of its requests were sent
- * more than lateAfterMs (2 ms) after their scheduled time, and as few were due but never sent. A
+ * more than lateAfterMs (10 ms, paced-http.ts) after their scheduled time, and as few were due but never sent. A
  * sender that fell behind measured latency at a lower rate than the one announced, and from when it
  * sent rather than when it should have: a latency figure from such a run does not meet a target.
  */
