@@ -10,6 +10,7 @@ import type { PresenceEntry } from '../adapters/presence/index.ts'
 import { catalogue, errors } from '../errors.ts'
 import type { RouteContext } from './context.ts'
 import { livePresence } from '../adapters/presence/live.ts'
+import { RecentPresence } from './recent-presence.ts'
 import { storedBytesOf, type InboxMessage } from '../adapters/inbox/index.ts'
 import { pushBodyBound } from '../proto/push-frame.ts'
 
@@ -149,6 +150,15 @@ export async function store(ctx: RouteContext, userId: number, msg: TextMessage,
   }
 }
 
+const recentByContext = new WeakMap<RouteContext, RecentPresence>()
+
+/** The push path's view of user presence (recent-presence.ts), one per route. */
+function recentPresence(ctx: RouteContext): RecentPresence {
+  let r = recentByContext.get(ctx)
+  if (!r) recentByContext.set(ctx, (r = new RecentPresence(livePresence(ctx.adapters).users)))
+  return r
+}
+
 /** Runs `fn` over `items` with at most `limit` calls in flight (a 10,000-user push stays gentle on Redis). */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   if (items.length === 0) return
@@ -169,7 +179,7 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
   checkBatchItems(ctx, 'userIds', userIds.length)
   if (push.qos === 1) checkStoredBytes(ctx, push)
   // Users of a broker discovery dropped (crashed) read as offline: asking it would only cost a delivery timeout.
-  const online = livePresence(ctx.adapters).users
+  const online = recentPresence(ctx)
   // entries[i] is where userIds[i] is connected (undefined: offline); the rest of the walk indexes it.
   const entries = await online.getMany(userIds.map(String))
   /** Users answered before any delivery (no account, inbox full), by userId. */
@@ -208,7 +218,7 @@ export async function pushToUsers(brokers: BrokerClient, ctx: RouteContext, push
     // A user may have reconnected elsewhere between our presence read and the broker's answer:
     // read once more and follow anyone whose connection changed, instead of calling them offline.
     const before = new Map(targets.map((id, i) => [id, targetEntries[i]]))
-    const again = await online.getMany(missed.map(String))
+    const again = await online.refresh(missed.map(String))
     const moved = again.map((e, i) => (e && e.connId !== before.get(missed[i])?.connId ? e : undefined))
     if (moved.some(Boolean)) {
       const second = await deliver(brokers, groupByBroker(moved), push, stored, ts)
