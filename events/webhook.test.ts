@@ -1,10 +1,9 @@
 /**
- * The webhook against a real HTTP receiver (a node:http server here): batching, the signature a
+ * The webhook against a real HTTP receiver (test/support/receiver.ts): batching, the signature a
  * backend checks with README's recipe, retries while the receiver is down, order per source, dead
  * letters, the memory bound, and — over a real Redis — another node taking over pending events.
  */
 import { createHmac, timingSafeEqual, randomUUID } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import pino from 'pino'
 import { Events, sourceOf, type CimEvent } from './index.ts'
@@ -13,51 +12,11 @@ import { verify } from './signature.ts'
 import { MemoryEventLog } from '../adapters/events/memory.ts'
 import { RedisEventLog } from '../adapters/events/redis.ts'
 import type { EventLog } from '../adapters/events/index.ts'
-import { freePort, startRedis, type RedisServer } from '../test/support/servers.ts'
+import { startRedis, type RedisServer } from '../test/support/servers.ts'
+import { Receiver } from '../test/support/receiver.ts'
 import { eventually, sleep } from '../test/support/wait.ts'
 
 const SECRET = 'test-secret'
-
-interface Received { body: string; headers: Record<string, string | string[] | undefined>; events: CimEvent[]; status: number }
-
-/** A backend: records every request; `status` is its answer; down() refuses connections. */
-class Backend {
-  readonly requests: Received[] = []
-  status = 200
-  delayMs = 0
-  private server?: Server
-  constructor(readonly port: number) {}
-  static async start(listen = true): Promise<Backend> {
-    const b = new Backend(await freePort())
-    if (listen) await b.up()
-    return b
-  }
-  get url(): string { return `http://127.0.0.1:${this.port}/hook` }
-  /** Events of the 2xx-answered requests, in arrival order. */
-  get delivered(): CimEvent[] { return this.requests.filter((r) => r.status < 300).flatMap((r) => r.events) }
-  async up(): Promise<void> {
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString()
-        const status = this.status
-        const rec = { body, headers: req.headers, events: (JSON.parse(body) as { events: CimEvent[] }).events, status }
-        setTimeout(() => { this.requests.push(rec); if (!res.destroyed) res.writeHead(status).end() }, this.delayMs)
-      })
-    })
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
-    this.server = server
-  }
-  close(): Promise<void> { return this.down() }
-  async down(): Promise<void> {
-    const s = this.server
-    this.server = undefined
-    if (!s) return
-    s.closeAllConnections()
-    await new Promise<void>((resolve) => s.close(() => resolve()))
-  }
-}
 
 const logger = pino({ level: 'silent' })
 const opened: Array<{ close(): Promise<unknown> }> = []
@@ -103,12 +62,12 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from 
 
 describe('webhook (memory log)', () => {
   it('POSTs signed JSON batches of at most batchSize that the README recipe verifies', async () => {
-    const backend = await Backend.start()
+    const backend = await Receiver.start()
     opened.push(backend)
     const events = emitter(sink(new MemoryEventLog(), backend.url))
     emitInterleaved(events, 12)
-    await eventually(() => backend.delivered.length === 24, 5_000, '24 events')
-    for (const r of backend.requests) {
+    await eventually(() => backend.events.length === 24, 5_000, '24 events')
+    for (const r of backend.answered) {
       expect(r.headers['content-type']).toBe('application/json')
       expect(r.events.length).toBeLessThanOrEqual(10)
       expect(Object.keys(JSON.parse(r.body) as object)).toEqual(['events'])
@@ -123,15 +82,15 @@ describe('webhook (memory log)', () => {
       expect(verify(SECRET, timestamp, r.body.replace('"events"', '"Events"'), given)).toBe(false)
       expect(verify(SECRET, String(Number(timestamp) - 1), r.body, given)).toBe(false)
     }
-    const e = backend.delivered[0]!
+    const e = backend.events[0]!
     expect(e).toMatchObject({ type: 'device.uplink', node: 'node-a', clientId: 'd1', qos: 1 })
     expect(typeof e.id).toBe('string')
     expect(typeof e.ts).toBe('number')
-    expect(perSource(backend.delivered)).toEqual({ 'device:d1': range(12), 'user:7': range(12) })
+    expect(perSource(backend.events)).toEqual({ 'device:d1': range(12), 'user:7': range(12) })
   })
 
   it('loses nothing while the receiver is down and keeps each source in order', async () => {
-    const backend = await Backend.start(false)
+    const backend = await Receiver.start(false)
     opened.push(backend)
     const s = sink(new MemoryEventLog(), backend.url)
     const events = emitter(s)
@@ -141,12 +100,12 @@ describe('webhook (memory log)', () => {
     expect(s.stats().sent).toBe(0)
     await backend.up()
     await eventually(() => s.stats().sent === 100, 10_000, 'all sent after the receiver came up')
-    expect(perSource(backend.delivered)).toEqual({ 'device:d1': range(50), 'user:7': range(50) })
+    expect(perSource(backend.events)).toEqual({ 'device:d1': range(50), 'user:7': range(50) })
     expect(s.stats()).toMatchObject({ queued: 0, dropped: 0, deadLetters: 0 })
   })
 
   it('makes a batch dead letters after webhookMaxAttempts tries', async () => {
-    const backend = await Backend.start()
+    const backend = await Receiver.start()
     opened.push(backend)
     backend.status = 500
     const log = new MemoryEventLog()
@@ -155,7 +114,7 @@ describe('webhook (memory log)', () => {
     emitInterleaved(events, 2)
     await eventually(() => s.stats().deadLetters === 4, 5_000, 'dead letters')
     // Every try carried the events; nothing was delivered.
-    expect(backend.requests.length).toBeGreaterThanOrEqual(3)
+    expect(backend.answered.length).toBeGreaterThanOrEqual(3)
     expect(s.stats()).toMatchObject({ sent: 0, deadLetters: 4 })
     const dead = await log.readDeadLetters(10)
     expect(dead.map((d) => d.reason)).toEqual(['HTTP 500', 'HTTP 500', 'HTTP 500', 'HTTP 500'])
@@ -166,7 +125,7 @@ describe('webhook (memory log)', () => {
   })
 
   it('never makes emit() wait on a slow receiver', async () => {
-    const backend = await Backend.start()
+    const backend = await Receiver.start()
     opened.push(backend)
     backend.delayMs = 5_000
     const s = sink(new MemoryEventLog(), backend.url, { timeoutMs: 10_000, closeWaitMs: 100 })
@@ -175,12 +134,12 @@ describe('webhook (memory log)', () => {
     await eventually(() => s.stats().pending > 0, 2_000, 'a POST in flight')
     // The receiver holds a request for 5 s; emitting goes on meanwhile, returning at once.
     emitInterleaved(events, 500, 5)
-    expect(backend.requests.length).toBe(0)
+    expect(backend.answered.length).toBe(0)
     expect(s.stats().buffered + s.stats().pending).toBeGreaterThan(500)
   })
 
   it('drops and counts events beyond webhookQueueMax', async () => {
-    const backend = await Backend.start(false)
+    const backend = await Receiver.start(false)
     opened.push(backend)
     const s = sink(new MemoryEventLog(50), backend.url, { queueMax: 50, closeWaitMs: 100 })
     const events = emitter(s)
@@ -205,7 +164,7 @@ describe('webhook (Redis log)', () => {
 
   it('leaves events pending at close to another node, which delivers them in order', async () => {
     const prefix = `cim:t-${randomUUID()}:`
-    const backend = await Backend.start(false)
+    const backend = await Receiver.start(false)
     opened.push(backend)
     const a = sink(redisLog(prefix), backend.url, { nodeId: 'node-a' })
     emitInterleaved(emitter(a, 'node-a'), 25)
@@ -217,13 +176,13 @@ describe('webhook (Redis log)', () => {
     await sleep(200)
     await backend.up()
     await eventually(() => b.stats().sent === 50, 10_000, 'delivered by node-b')
-    expect(perSource(backend.delivered)).toEqual({ 'device:d1': range(25), 'user:7': range(25) })
-    expect(new Set(backend.delivered.map((e) => e.node))).toEqual(new Set(['node-a']))
+    expect(perSource(backend.events)).toEqual({ 'device:d1': range(25), 'user:7': range(25) })
+    expect(new Set(backend.events.map((e) => e.node))).toEqual(new Set(['node-a']))
   })
 
   it('shares partitions between live nodes: each event delivered once, each source in order', async () => {
     const prefix = `cim:t-${randomUUID()}:`
-    const backend = await Backend.start()
+    const backend = await Receiver.start()
     opened.push(backend)
     const a = sink(redisLog(prefix), backend.url, { nodeId: 'node-a' })
     const b = sink(redisLog(prefix), backend.url, { nodeId: 'node-b' })
@@ -234,8 +193,8 @@ describe('webhook (Redis log)', () => {
     }
     await eventually(() => a.stats().sent + b.stats().sent === 80, 10_000, '80 delivered')
     await sleep(200)
-    expect(backend.delivered.length).toBe(80)
-    for (const [source, seq] of Object.entries(perSource(backend.delivered))) {
+    expect(backend.events.length).toBe(80)
+    for (const [source, seq] of Object.entries(perSource(backend.events))) {
       expect(seq, source).toEqual([...seq].sort((x, y) => x - y))
     }
     expect(a.stats().partitions + b.stats().partitions).toBe(16)

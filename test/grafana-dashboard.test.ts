@@ -5,11 +5,10 @@
  * metrics is held to the same scrape.
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode, type CimNode } from '../node.ts'
 import { silentLogger } from './support/config.ts'
+import { Receiver } from './support/receiver.ts'
 
 interface Target { expr: string; datasource?: { uid?: string } }
 interface Panel { type: string; title: string; datasource?: { type?: string; uid?: string }; targets?: Target[]; panels?: Panel[] }
@@ -36,18 +35,17 @@ function declared(scrape: string): Set<string> {
   return names
 }
 
-let receiver: Server
+let receiver: Receiver
 let node: CimNode
 let scrape = ''
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()) })
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  receiver = await Receiver.start()
   node = await createNode({
     roles: { broker: true, route: true }, logger: silentLogger,
     settings: {
       host: '127.0.0.1', advertiseHost: '127.0.0.1', routePort: 0, cimPort: 0, brokerHttpPort: 0, mqttPort: 0, wsPort: 0,
-      webhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`,
+      webhookUrl: receiver.url,
     },
   })
   const { routePort, broker } = await node.listen()
@@ -57,7 +55,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await node?.close()
-  await new Promise((resolve) => receiver?.close(resolve))
+  await receiver?.close()
 })
 
 describe('README "Operations" metrics table', () => {

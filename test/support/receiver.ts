@@ -1,27 +1,37 @@
 /**
  * A webhook receiver for tests: a real node:http server collecting the `{ events: [...] }` batches
  * POSTed to it (README "Events to your backend"). It can go down (its port refuses connections)
- * and come back on the same port, and can be made slow (answers after a delay).
+ * and come back on the same port, can be made slow (answers after a delay) or answer another
+ * status (a failing backend), and keeps each answered request whole (raw body and headers, for the
+ * signature recipe).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { CimEvent } from '../../events/index.ts'
 import { freePort } from './servers.ts'
 
+/** One request as it was answered. */
+export interface AnsweredRequest { body: string; headers: IncomingHttpHeaders; events: CimEvent[]; status: number }
+
 export class Receiver {
-  /** Every event received, in arrival order (a redelivered one appears again: dedupe by `id`). */
+  /** Every event of a 2xx-answered request, in arrival order (a redelivered one appears again: dedupe by `id`). */
   readonly events: CimEvent[] = []
+  /** Every answered request, whatever its status, in the order answered. */
+  readonly answered: AnsweredRequest[] = []
   /** Requests received, answered or not. */
   requests = 0
   /** Milliseconds to wait before answering. */
   delayMs = 0
+  /** The status answered (a body that is not `{events: [...]}` JSON gets 400). */
+  status = 200
   private server: Server | undefined
   private readonly waiting = new Set<ServerResponse>()
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<Receiver> {
+  /** `listen` false: the port is chosen but refuses connections until up(). */
+  static async start(listen = true): Promise<Receiver> {
     const r = new Receiver(await freePort())
-    await r.up()
+    if (listen) await r.up()
     return r
   }
 
@@ -66,13 +76,18 @@ export class Receiver {
       const answer = () => {
         this.waiting.delete(res)
         if (res.destroyed) return
+        const body = Buffer.concat(chunks).toString()
+        let events: CimEvent[]
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as { events: CimEvent[] }
-          this.events.push(...body.events)
-          res.writeHead(200).end()
+          events = (JSON.parse(body) as { events: CimEvent[] }).events
         } catch {
           res.writeHead(400).end()
+          return
         }
+        const status = this.status
+        this.answered.push({ body, headers: req.headers, events, status })
+        if (status >= 200 && status < 300) this.events.push(...events)
+        res.writeHead(status).end()
       }
       if (this.delayMs > 0) {
         this.waiting.add(res)
